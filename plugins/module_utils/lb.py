@@ -1,6 +1,7 @@
 # Copyright: liveavatar.rollout contributors
 # Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Load-balancer naming and weight arithmetic shared by the roles, modules and playbooks."""
+
 from __future__ import annotations
 
 STABLE_SUFFIX = "-stable"
@@ -11,7 +12,6 @@ def server_entries(nodes, stable_port=8000, canary_port=8001, stable_weight=100)
     """One stable server in rotation and one canary server at weight 0 per node."""
     entries = []
     for node in nodes:
-        entries.append({"name": node + STABLE_SUFFIX, "address": node, "port": int(stable_port),
-                        "weight": int(stable_weight)})
+        entries.append({"name": node + STABLE_SUFFIX, "address": node, "port": int(stable_port), "weight": int(stable_weight)})
         entries.append({"name": node + CANARY_SUFFIX, "address": node, "port": int(canary_port), "weight": 0})
     return entries

@@ -1,0 +1,67 @@
+# liveavatar.rollout: `make demo` sets everything up and runs the main job on the lab; `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+COLLECTION_LINK := .collections/ansible_collections/liveavatar/rollout
+REQ_STAMP := $(VENV)/.req-$(shell sha256sum requirements.txt | cut -c1-12)
+
+.PHONY: help venv engine images lab-up provision demo status lab-down lint build unit integration sanity test bench clean
+
+help:
+	@echo "make demo   # venv, Docker engine, lab images, lab up, provision, lab status"
+	@echo "make test   # lint, collection build, unit tests, lab integration tests"
+	@echo "make lab-down  # remove everything labelled as the lab"
+
+$(REQ_STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.req-* && touch $@
+
+$(COLLECTION_LINK):
+	@mkdir -p $(dir $@) && ln -sfn ../../.. $@
+
+venv: $(REQ_STAMP) $(COLLECTION_LINK)
+
+engine:
+	@scripts/docker-engine.sh
+
+images: engine
+	@lab/images/build.sh
+
+lab-up: venv images
+	ansible-playbook playbooks/lab.yml
+
+provision: lab-up
+	ansible-playbook playbooks/provision.yml
+
+status: venv
+	@$(BIN)/python scripts/lab_status.py
+
+demo: provision status
+
+lab-down: venv
+	ansible-playbook playbooks/lab_destroy.yml
+
+lint: venv
+	ruff check .
+	ruff format --check .
+	ansible-lint --nocolor -q
+
+build: venv
+	@mkdir -p build && rm -f build/liveavatar-rollout-*.tar.gz
+	ansible-galaxy collection build --force --output-path build/ .
+
+unit: venv
+	pytest -q tests/unit
+
+integration: venv images
+	pytest -q -x tests/integration
+
+test: lint build unit integration
+
+clean: lab-down
+	rm -rf build reports .pytest_cache .ruff_cache

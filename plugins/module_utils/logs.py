@@ -1,0 +1,90 @@
+# Copyright: liveavatar.rollout contributors
+# Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Count OOM, NCCL and decode errors in service logs; parse Live Avatar's log line format."""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_PATTERNS = {
+    "oom": r"CUDA out of memory|OutOfMemoryError|CUDA error: out of memory|cudaErrorMemoryAllocation",
+    "nccl": r"NCCL WARN|NCCL ERROR|NCCL failure|ProcessGroupNCCL.*(?:[Ww]atchdog|[Tt]imeout|[Ee]xception)"
+    r"|unhandled (?:cuda|system) error|ncclSystemError|ncclInternalError",
+    "decode": r"[Dd]ecode (?:error|failed)|Error while decoding|Invalid data found when processing input"
+    r"|moov atom not found|VAE decode",
+}
+# [LEVEL] YYYY-MM-DD HH:MM:SS file.py:line - message
+LINE_RE = re.compile(
+    r"^\[(?P<level>[A-Z]+)\]\s+(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<time>\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)\s+"
+    r"(?P<file>[\w./-]+):(?P<line>\d+)\s+-\s+(?P<message>.*)$"
+)
+_GPU_RE = re.compile(r"\bGPU (\d+)\b")
+_SIZE_RE = re.compile(r"\bsize=([\d.]+\s*[KMGT]i?B)\b")
+
+
+class LogTriageError(ValueError):
+    """A pattern that does not compile or a threshold that cannot be used."""
+
+
+def parse_line(line):
+    """Fields of one Live Avatar log line (level, date, time, file, line, message, gpu, size), or None."""
+    match = LINE_RE.match(line.rstrip("\n"))
+    if not match:
+        return None
+    fields = match.groupdict()
+    fields["line"] = int(fields["line"])
+    gpu = _GPU_RE.search(fields["message"])
+    size = _SIZE_RE.search(fields["message"])
+    fields["gpu"] = int(gpu.group(1)) if gpu else None
+    fields["size"] = size.group(1) if size else None
+    fields["error_type"] = classify(fields["message"]) if fields["level"] in ("ERROR", "CRITICAL", "FATAL") else None
+    return fields
+
+
+def _compiled(patterns):
+    compiled = {}
+    for name, pattern in patterns.items():
+        try:
+            compiled[name] = re.compile(pattern)
+        except re.error as exc:
+            raise LogTriageError(f"pattern {name!r} does not compile: {exc}") from exc
+    return compiled
+
+
+def classify(message, patterns=None):
+    for name, regex in _compiled(patterns or DEFAULT_PATTERNS).items():
+        if regex.search(message):
+            return name
+    return None
+
+
+def triage(lines, extra_patterns=None, max_counts=None):
+    """Count lines matching each pattern; quote the first occurrence; gate on max_counts (default 0 each)."""
+    patterns = dict(DEFAULT_PATTERNS)
+    patterns.update(extra_patterns or {})
+    compiled = _compiled(patterns)
+    limits = {name: 0 for name in patterns}
+    for name, limit in (max_counts or {}).items():
+        if name not in patterns:
+            raise LogTriageError(f"max_counts names {name!r}, which is not a pattern ({', '.join(patterns)})")
+        if isinstance(limit, str) and limit.isdigit():
+            limit = int(limit)  # values templated by Jinja arrive as strings
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise LogTriageError(f"max_counts[{name}] must be an integer >= 0")
+        limits[name] = limit
+    counts = {name: 0 for name in patterns}
+    first = {name: None for name in patterns}
+    total = 0
+    for number, line in enumerate(lines, start=1):
+        total += 1
+        for name, regex in compiled.items():
+            if regex.search(line):
+                counts[name] += 1
+                if first[name] is None:
+                    first[name] = {"line": number, "text": line.rstrip("\n")[:500]}
+    over = [n for n in patterns if counts[n] > limits[n]]
+    if over:
+        reason = "; ".join(f"{n}: {counts[n]} (max {limits[n]}), first at line {first[n]['line']}: {first[n]['text']}" for n in over)
+    else:
+        reason = f"no error count over its limit in {total} lines"
+    return {"passed": not over, "reason": reason, "counts": counts, "first": first, "limits": limits, "lines": total}

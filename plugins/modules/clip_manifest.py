@@ -1,0 +1,254 @@
+#!/usr/bin/python
+# Copyright: liveavatar.rollout contributors
+# Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: clip_manifest
+short_description: Validate Live Avatar job manifests, find the resume point, quarantine by version
+version_added: 0.1.0
+description:
+  - A job manifest is C({version, job_id, clips [{id, path, sha256, frames, version}], status}) in
+    C(<job dir>/manifest.json); clip paths are relative to the job directory.
+  - O(state=validated) checks the schema, that one version wrote the job, and every clip's sha256.
+  - O(state=resume) gives the index of the next clip to generate after the last intact clip, and
+    refuses a job written by another version than O(running_version).
+  - O(state=quarantined) finds, under O(root), every job written (wholly or partly) by
+    O(bad_version), moves its clips to C(<job dir>/<quarantine_dir>/<bad_version>/) with their
+    checksums kept, and marks the manifest C(quarantined) (generation paused). Nothing is
+    deleted; a second run changes nothing.
+options:
+  path:
+    description: One manifest file (states validated and resume).
+    type: path
+  root:
+    description: Directory searched for C(*/manifest.json) and C(*/*/manifest.json) (state quarantined and validated).
+    type: path
+  state:
+    description: What to do.
+    type: str
+    choices: [validated, resume, quarantined]
+    default: validated
+  running_version:
+    description: Version that would resume the job (state resume).
+    type: str
+  bad_version:
+    description: Version whose jobs are quarantined (state quarantined).
+    type: str
+  quarantine_dir:
+    description: Directory, relative to each job's directory, that receives quarantined clips.
+    type: str
+    default: quarantine
+attributes:
+  check_mode:
+    support: full
+    description: In check mode the quarantine plan is returned and nothing moves.
+  diff_mode:
+    support: none
+    description: The moves are returned in C(quarantined).
+  idempotent:
+    support: full
+    description: Quarantined jobs are left as they are.
+author:
+  - liveavatar.rollout contributors
+"""
+
+EXAMPLES = r"""
+- name: Quarantine the clips the rolled-back version wrote
+  liveavatar.rollout.clip_manifest:
+    root: /srv/liveavatar/output
+    state: quarantined
+    bad_version: v1.2
+  register: quarantine
+
+- name: Where should job 42 resume
+  liveavatar.rollout.clip_manifest:
+    path: /srv/liveavatar/output/v1.1/job-42/manifest.json
+    state: resume
+    running_version: v1.1
+"""
+
+RETURN = r"""
+jobs:
+  description: Per manifest - path, job_id, version, status, intact and broken clip counts (validated).
+  returned: state is validated
+  type: list
+  elements: dict
+  sample: [{"path": "/srv/out/job-1/manifest.json", "job_id": "job-1", "version": "v1.1", "intact": 10, "broken": 0}]
+next_clip:
+  description: Index of the next clip to generate (state resume).
+  returned: state is resume
+  type: int
+  sample: 7
+first_broken:
+  description: The first clip that is missing or whose checksum differs, or null.
+  returned: state is resume
+  type: dict
+  sample: {"id": "clip_0007", "reason": "file missing"}
+quarantined:
+  description: Jobs quarantined by this run, each with job_id, manifest path and moves.
+  returned: state is quarantined
+  type: list
+  elements: dict
+  sample: [{"job_id": "job-9", "manifest": "/srv/out/job-9/manifest.json", "moves": [{"from": "clips/c0.mp4", "to": "quarantine/v1.2/c0.mp4"}]}]
+already_quarantined:
+  description: Jobs of O(bad_version) found already quarantined.
+  returned: state is quarantined
+  type: list
+  elements: str
+  sample: ["job-8"]
+"""
+
+import datetime
+import glob
+import hashlib
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.liveavatar.rollout.plugins.module_utils import manifest as mf
+
+
+def _digest_of(job_dir):
+    def digest(relative):
+        path = os.path.join(job_dir, relative)
+        if not os.path.isfile(path):
+            return None
+        sha = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
+        return sha.hexdigest()
+
+    return digest
+
+
+def _load(module, path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        return mf.validate(data)
+    except OSError as exc:
+        module.fail_json(msg=f"clip_manifest: cannot read {path}: {exc.strerror}")
+    except (ValueError, mf.ManifestError) as exc:
+        module.fail_json(msg=f"clip_manifest: corrupt manifest {path}: {exc}", manifest=path)
+
+
+def _write_atomically(path, data):
+    """Temp file in the same directory, fsync, rename: a reader never sees half a manifest."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _manifests(root):
+    found = glob.glob(os.path.join(root, "*", "manifest.json")) + glob.glob(os.path.join(root, "*", "*", "manifest.json"))
+    return sorted(set(found))
+
+
+def _validated(module):
+    paths = [module.params["path"]] if module.params["path"] else _manifests(module.params["root"])
+    jobs, problems = [], []
+    for path in paths:
+        data = _load(module, path)
+        try:
+            mf.check_single_version(data)
+        except mf.ManifestError as exc:
+            problems.append(f"{path}: {exc}")
+        checks = mf.verify_clips(data, _digest_of(os.path.dirname(path)))
+        broken = [c for c in checks if not c["intact"]]
+        if broken and data["status"] != "quarantined":
+            problems.append(f"{path}: clip {broken[0]['id']} {broken[0]['reason']}")
+        jobs.append(
+            {
+                "path": path,
+                "job_id": data["job_id"],
+                "version": data["version"],
+                "status": data["status"],
+                "intact": len(checks) - len(broken),
+                "broken": len(broken),
+            }
+        )
+    if problems:
+        module.fail_json(
+            msg=f"clip_manifest: {len(problems)} manifest problem(s), first: {problems[0]}",
+            problems=problems,
+            jobs=jobs,
+        )
+    module.exit_json(changed=False, jobs=jobs)
+
+
+def _resume(module):
+    path = module.params["path"]
+    data = _load(module, path)
+    try:
+        point = mf.resume_point(data, _digest_of(os.path.dirname(path)), module.params["running_version"])
+    except mf.ManifestError as exc:
+        module.fail_json(msg=f"clip_manifest: {exc}", manifest=path)
+    module.exit_json(changed=False, next_clip=point["next_clip"], first_broken=point["first_broken"], clips=point["clips"])
+
+
+def _quarantine(module):
+    bad = module.params["bad_version"]
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    plans, already = [], []
+    # Every manifest is read and planned before anything moves: a corrupt one stops the run unchanged.
+    for path in _manifests(module.params["root"]):
+        data = _load(module, path)
+        plan = mf.plan_quarantine(data, bad, module.params["quarantine_dir"], now)
+        if plan is None:
+            if data["status"] == "quarantined" and bad in mf.versions(data):
+                already.append(data["job_id"])
+            continue
+        plan["manifest_path"] = path
+        plans.append(plan)
+    done = []
+    for plan in plans:
+        job_dir = os.path.dirname(plan["manifest_path"])
+        if not module.check_mode:
+            for move in plan["moves"]:
+                source, target = os.path.join(job_dir, move["from"]), os.path.join(job_dir, move["to"])
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                if os.path.exists(source):
+                    os.replace(source, target)
+            _write_atomically(plan["manifest_path"], plan["manifest"])
+        done.append({"job_id": plan["job_id"], "manifest": plan["manifest_path"], "moves": plan["moves"]})
+    module.exit_json(changed=bool(done), quarantined=done, already_quarantined=already)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path"},
+            "root": {"type": "path"},
+            "state": {"type": "str", "choices": ["validated", "resume", "quarantined"], "default": "validated"},
+            "running_version": {"type": "str"},
+            "bad_version": {"type": "str"},
+            "quarantine_dir": {"type": "str", "default": "quarantine"},
+        },
+        required_one_of=[("path", "root")],
+        mutually_exclusive=[("path", "root")],
+        required_if=[("state", "resume", ("path",)), ("state", "quarantined", ("root", "bad_version"))],
+        supports_check_mode=True,
+    )
+    if module.params["root"] and not os.path.isdir(module.params["root"]):
+        module.fail_json(msg=f"clip_manifest: root {module.params['root']} is not a directory")
+    {"validated": _validated, "resume": _resume, "quarantined": _quarantine}[module.params["state"]](module)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The lab, provisioned by the collection's roles, checked from outside (loopback and docker exec only)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+
+import yaml
+from lab_runner import ROOT, run_playbook
+
+LAB = yaml.safe_load((ROOT / "inventories/lab/group_vars/all.yml").read_text())
+GPU_NODES = ["gpu-node-1", "gpu-node-2", "gpu-node-3", "gpu-node-4"]
+
+
+def loopback(host, container_port):
+    for spec in LAB["lab_published_ports"][host]:
+        address, port, inner = spec.rsplit(":", 2)
+        if int(inner) == container_port:
+            assert address == "127.0.0.1", f"{host}:{container_port} is published on {address}, not loopback"
+            return f"http://127.0.0.1:{port}"
+    raise AssertionError(f"{host}:{container_port} is not published")
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def docker(*args, check=True):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def test_registry_answers_its_api(lab):
+    status, body = get(loopback("registry", 5000) + "/v2/")
+    assert status == 200 and body.strip() == "{}"
+
+
+def test_lb_frontend_and_exporter_answer_on_loopback(lab):
+    status, _ = get(loopback("lb", 8080) + "/lb-health")
+    assert status == 200
+    status, metrics = get(loopback("lb", 8405) + "/metrics")
+    assert status == 200
+    for node in ("gpu-node-3", "gpu-node-4"):
+        assert f'haproxy_server_weight{{proxy="liveavatar",server="{node}-canary"}} 0' in metrics
+        assert f'haproxy_server_weight{{proxy="liveavatar",server="{node}-stable"}} 100' in metrics
+
+
+def test_prometheus_reports_its_targets_up(lab):
+    url = loopback("monitor", 9090) + "/api/v1/targets"
+    expected = {"prometheus", "alertmanager", "haproxy", "docker_engine"}
+    deadline = time.monotonic() + 90
+    while True:
+        targets = json.loads(get(url)[1])["data"]["activeTargets"]
+        health = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
+        down = {k: v for k, v in health.items() if k[0] in expected and v != "up"}
+        if not down and expected <= {job for job, _ in health} or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert not down, f"targets not up: {down}"
+    assert {f"{n}:9323" for n in GPU_NODES} <= {i for j, i in health if j == "docker_engine"}
+    # The service's own endpoints are scraped too; they stay down until a version is deployed.
+    assert {f"{n}:{p}" for n in GPU_NODES for p in (8000, 8001)} == {i for j, i in health if j == "liveavatar"}
+
+
+def test_alertmanager_is_ready(lab):
+    assert get(loopback("monitor", 9093) + "/-/ready")[0] == 200
+
+
+def test_each_gpu_node_engine_runs_a_container_pulled_by_digest(lab):
+    base = docker("image", "inspect", "-f", "{{.Id}}", LAB["lab_host_image"]).stdout.strip()
+    assert base
+    pushed = "127.0.0.1:15000/lab/smoke:" + base.split(":")[1][:12]
+    docker("tag", LAB["lab_host_image"], pushed)
+    push = docker("push", pushed)
+    digest = next(line.split("digest: ")[1].split()[0] for line in push.stdout.splitlines() if "digest: " in line)
+    reference = f"{LAB['lab_registry']}/lab/smoke@{digest}"
+    for node in GPU_NODES:
+        container = f"{LAB['lab_name']}-{node}"
+        run = docker("exec", container, "docker", "run", "--rm", reference, "cat", "/etc/hostname", check=False)
+        assert run.returncode == 0, f"{node}: {run.stderr}"
+        assert run.stdout.strip(), f"{node}: the container printed nothing"
+
+
+def test_second_provision_changes_nothing(lab):
+    again = run_playbook("provision.yml")
+    assert again.rc == 0, again.stdout[-4000:]
+    assert again.changed_hosts() == {}, f"not idempotent: {again.changed_hosts()}"
+    assert set(again.stats["ok"]) == set(GPU_NODES) | {"registry", "lb", "monitor"}
+
+
+def test_unknown_host_in_limit_is_refused_in_one_line(lab):
+    run = run_playbook("provision.yml", limit="gpu-node-9")
+    assert run.rc != 0
+    assert "Could not match supplied host pattern" in run.stdout
+    assert "gpu-node-9" in run.stdout
+
+
+def test_lab_network_owned_by_something_else_is_refused(lab):
+    foreign = "liveavatar-foreign-net"
+    docker("network", "rm", foreign, check=False)
+    docker("network", "create", foreign)
+    try:
+        run = run_playbook("lab.yml", extravars={"lab_network": foreign})
+        assert run.rc != 0
+        assert f"Docker network '{foreign}' exists and is not labelled" in run.stdout
+        assert "nothing was changed" in run.stdout
+        assert docker("network", "inspect", foreign, check=False).returncode == 0
+    finally:
+        docker("network", "rm", foreign, check=False)
+
+
+def test_no_docker_engine_is_refused_in_one_line(lab, tmp_path):
+    run = run_playbook("lab.yml", envvars={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+    assert run.rc != 0
+    assert "lab: no Docker engine answers" in run.stdout
+    assert "run scripts/docker-engine.sh" in run.stdout
+
+
+def test_engine_bootstrap_without_root_says_what_to_do():
+    # The script is fed on stdin: an unprivileged user cannot read root's temp directories.
+    run = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "env",
+            "DOCKER_HOST=unix:///nonexistent/docker.sock",
+            "bash",
+            "-s",
+        ],
+        input=(ROOT / "scripts" / "docker-engine.sh").read_text(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not root" in lines[0], run.stderr
