@@ -98,8 +98,8 @@ def judge_metric(spec, canary, baseline, min_samples=3):
     threshold = max(spec["tolerance_abs"], abs(result["baseline_median"]) * spec["tolerance_pct"] / 100)
     result.update({"p_value": p_value, "shift": shift, "shift_ci": [low, high], "threshold": threshold})
     significant = p_value < 1 - spec["confidence"]
-    worse_up = significant and low > 0 and shift > threshold
-    worse_down = significant and high < 0 and -shift > threshold
+    worse_up = significant and low >= 0 and shift > threshold
+    worse_down = significant and high <= 0 and -shift > threshold
     bad = (spec["direction"] in (INCREASE, BOTH) and worse_up) or (spec["direction"] in (DECREASE, BOTH) and worse_down)
     result["classification"] = "fail" if bad else "pass"
     verb = "regressed" if bad else "no significant regression"

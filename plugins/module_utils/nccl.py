@@ -17,7 +17,7 @@ _ERROR_RE = re.compile(
     r"|exited with non-zero status|NCCL ERROR"
 )
 _WARN_RE = re.compile(r"NCCL WARN")
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 _WRONG = r"(?:\d+|N/A|" + _NUM + r")"
 # size count type redop [root] | time algbw busbw #wrong | time algbw busbw #wrong
 _ROW_RE = re.compile(

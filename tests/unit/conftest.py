@@ -12,3 +12,5 @@ if not link.exists():
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(Path("../../.."))
 sys.path.insert(0, str(COLLECTIONS))
+
+REAL_FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
