@@ -86,6 +86,7 @@ baseline_version:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.liveavatar.rollout.plugins.module_utils.benchmark import (
     BenchmarkError,
     compare,

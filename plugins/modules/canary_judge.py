@@ -159,6 +159,7 @@ from urllib.parse import urlencode
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
+
 from ansible_collections.liveavatar.rollout.plugins.module_utils import canary
 
 

@@ -107,6 +107,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.liveavatar.rollout.plugins.module_utils import manifest as mf
 
 

@@ -77,6 +77,7 @@ gpus:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.liveavatar.rollout.plugins.module_utils.gpu_smi import GpuSmiError, parse_query_csv, summarize
 
 

@@ -81,6 +81,7 @@ lines:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.liveavatar.rollout.plugins.module_utils.logs import LogTriageError, triage
 
 

@@ -106,6 +106,7 @@ rows:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.liveavatar.rollout.plugins.module_utils import nccl
 
 

@@ -82,6 +82,7 @@ checks:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
 from ansible_collections.liveavatar.rollout.plugins.module_utils import video
 
 try:

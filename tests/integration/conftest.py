@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from lab_runner import run_playbook
 
 

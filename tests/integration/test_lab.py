@@ -8,6 +8,7 @@ import time
 import urllib.request
 
 import yaml
+
 from lab_runner import ROOT, run_playbook
 
 LAB = yaml.safe_load((ROOT / "inventories/lab/group_vars/all.yml").read_text())

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from helpers import real_fixture
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils.gpu_smi import GpuSmiError, parse_query_csv, summarize
+
+from helpers import real_fixture
 
 NOHEADER_FIELDS = ["memory.total", "memory.free", "memory.used", "temperature.gpu", "fan.speed", "utilization.gpu", "utilization.memory"]
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from helpers import real_fixture
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import logs
+
+from helpers import real_fixture
 
 SERVICE_LOG = [
     "[INFO] 2025-12-25 10:30:22 load_model.py:145 - Model shard loaded on GPU 0, size=5.37GB",

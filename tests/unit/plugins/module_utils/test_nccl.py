@@ -3,9 +3,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from helpers import real_fixture
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import nccl
+
+from helpers import real_fixture
 
 SIZE_128M = 134217728
 

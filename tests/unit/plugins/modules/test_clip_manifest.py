@@ -4,9 +4,10 @@ import hashlib
 import json
 
 import pytest
-from helpers import run_module
 
 from ansible_collections.liveavatar.rollout.plugins.modules import clip_manifest
+
+from helpers import run_module
 
 
 def make_job(root, job_id, version, n=3, clip_versions=None, status="complete"):

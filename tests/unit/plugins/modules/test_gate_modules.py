@@ -7,9 +7,10 @@ import os
 import stat
 
 import pytest
-from helpers import real_fixture, run_module
 
 from ansible_collections.liveavatar.rollout.plugins.modules import benchmark_gate, canary_judge, gpu_facts, log_triage, nccl_check
+
+from helpers import real_fixture, run_module
 
 BASELINE = {"version": "v1.0", "metrics": {"clip_time_s": 10.0, "vram_peak_gb": 70.0, "nccl_latency_us": 800.0, "psnr_db": 35.0}}
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import run_module
 
 from ansible_collections.liveavatar.rollout.plugins.modules import video_quality
+
+from helpers import run_module
 
 iio = pytest.importorskip("imageio.v3", reason="imageio is in requirements.txt; absent here")
 
