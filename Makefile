@@ -58,10 +58,14 @@ build: venv
 unit: venv
 	pytest -q tests/unit
 
+sanity: venv
+	@command -v shellcheck >/dev/null || { [ "$$(id -u)" -ne 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; }
+	scripts/sanity.sh
+
 integration: venv images
 	pytest -q -x tests/integration
 
-test: lint build unit integration
+test: lint build sanity unit integration
 
 clean: lab-down
 	rm -rf build reports .pytest_cache .ruff_cache

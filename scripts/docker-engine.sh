@@ -16,6 +16,7 @@ if engine_answers; then
 fi
 
 [ "$(id -u)" -eq 0 ] || die "no Docker engine answers and this is not root: start one (or run as root so this script installs docker.io), then retry"
+# shellcheck source=/dev/null
 . /etc/os-release 2>/dev/null || die "no Docker engine answers and /etc/os-release is missing: install and start Docker by hand, then retry"
 case " ${ID:-} ${ID_LIKE:-} " in
   *" debian "*|*" ubuntu "*) ;;

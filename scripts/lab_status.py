@@ -41,12 +41,12 @@ def http_ok(url):
 
 
 def container_state(name):
-    out = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", name], capture_output=True, text=True)
+    out = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", name], capture_output=True, text=True, check=False)
     return out.stdout.strip() if out.returncode == 0 else "absent"
 
 
 def engine_version(name):
-    out = subprocess.run(["docker", "exec", name, "docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True)
+    out = subprocess.run(["docker", "exec", name, "docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False)
     return out.stdout.strip() if out.returncode == 0 else None
 
 

@@ -1,5 +1,5 @@
 # Copyright: liveavatar.rollout contributors
-# Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Compare a candidate's benchmark metrics with a recorded baseline, per-metric tolerance and direction.
 
 Baseline record (YAML or JSON), one per version:

@@ -1,5 +1,5 @@
 # Copyright: liveavatar.rollout contributors
-# Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kayenta-style canary analysis: per-metric Mann-Whitney U with a Hodges-Lehmann shift and its
 confidence interval, a weighted score, and pass / marginal / fail.
 
@@ -180,7 +180,7 @@ def series_from_query_range(payload):
             points.append(series["value"])
     points.sort(key=lambda point: float(point[0]))
     values = []
-    for _, value in points:
+    for _timestamp, value in points:
         try:
             values.append(float(value))  # Prometheus sends "NaN" as a string; float() keeps it NaN
         except (TypeError, ValueError):

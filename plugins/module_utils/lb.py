@@ -1,5 +1,5 @@
 # Copyright: liveavatar.rollout contributors
-# Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load-balancer naming and weight arithmetic shared by the roles, modules and playbooks."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: liveavatar.rollout contributors
-# Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -26,14 +26,14 @@ options:
     required: true
   tolerances:
     description:
-      - Per-metric overrides merged over the defaults, C({metric: {direction, tolerance_pct, optional}}).
-      - O(tolerances[].direction) is C(lower_is_better) or C(higher_is_better).
+      - "Per-metric overrides merged over the defaults, C({metric: {direction, tolerance_pct, optional}})."
+      - Each direction is C(lower_is_better) or C(higher_is_better).
     type: dict
     default: {}
 extends_documentation_fragment:
   - liveavatar.rollout.gate
 author:
-  - liveavatar.rollout contributors
+  - liveavatar.rollout maintainers (@liveavatar)
 """
 
 EXAMPLES = r"""

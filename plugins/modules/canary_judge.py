@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: liveavatar.rollout contributors
-# Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -103,7 +103,7 @@ options:
 extends_documentation_fragment:
   - liveavatar.rollout.gate
 author:
-  - liveavatar.rollout contributors
+  - liveavatar.rollout maintainers (@liveavatar)
 """
 
 EXAMPLES = r"""
@@ -204,7 +204,7 @@ def main():
             "end": {"type": "str"},
             "step": {"type": "str", "default": "5s"},
             "firing_alerts": {"type": "list", "elements": "dict", "default": []},
-            "pass_threshold": {"type": "float", "default": 95.0},
+            "pass_threshold": {"type": "float", "default": 95.0, "no_log": False},
             "marginal_threshold": {"type": "float", "default": 75.0},
             "min_samples": {"type": "int", "default": 3},
             "timeout": {"type": "int", "default": 10},

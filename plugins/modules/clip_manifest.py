@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: liveavatar.rollout contributors
-# Apache-2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -50,7 +50,7 @@ attributes:
     support: full
     description: Quarantined jobs are left as they are.
 author:
-  - liveavatar.rollout contributors
+  - liveavatar.rollout maintainers (@liveavatar)
 """
 
 EXAMPLES = r"""

@@ -39,7 +39,7 @@ def test_registry_answers_its_api(lab):
 
 
 def test_lb_frontend_and_exporter_answer_on_loopback(lab):
-    status, _ = get(loopback("lb", 8080) + "/lb-health")
+    status, _body = get(loopback("lb", 8080) + "/lb-health")
     assert status == 200
     status, metrics = get(loopback("lb", 8405) + "/metrics")
     assert status == 200
@@ -56,7 +56,7 @@ def test_prometheus_reports_its_targets_up(lab):
         targets = json.loads(get(url)[1])["data"]["activeTargets"]
         health = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
         down = {k: v for k, v in health.items() if k[0] in expected and v != "up"}
-        if not down and expected <= {job for job, _ in health} or time.monotonic() > deadline:
+        if not down and expected <= {job for job, _instance in health} or time.monotonic() > deadline:
             break
         time.sleep(3)
     assert not down, f"targets not up: {down}"
@@ -136,6 +136,7 @@ def test_engine_bootstrap_without_root_says_what_to_do():
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()

@@ -9,7 +9,7 @@ from ansible_collections.liveavatar.rollout.plugins.module_utils import canary
 
 def series(mean, spread, n=30, seed=1):
     rng = random.Random(seed)
-    return [rng.gauss(mean, spread) for _ in range(n)]
+    return [rng.gauss(mean, spread) for _sample in range(n)]
 
 
 def metric(name="latency", canary_values=None, baseline_values=None, **kw):

@@ -23,7 +23,7 @@ def files(*broken):
     contents = {f"clips/clip_{i:04d}.mp4": sha(f"c{i}") for i in range(10)}
     for path, value in broken:
         contents[path] = value
-    return lambda path: contents.get(path)
+    return contents.get
 
 
 def test_valid_manifest_and_intact_clips():

@@ -50,7 +50,7 @@ def test_canary_judge_inline_samples_and_critical_alert(capsys):
     result, code = run_module(canary_judge.main, args, capsys, check_mode=True)
     assert code == 0 and result["verdict"] == "pass" and result["changed"] is False
     alert = {"labels": {"alertname": "GPUMemoryHigh", "severity": "critical"}, "state": "firing"}
-    result, _ = run_module(canary_judge.main, dict(args, firing_alerts=[alert]), capsys)
+    result, _code = run_module(canary_judge.main, dict(args, firing_alerts=[alert]), capsys)
     assert result["verdict"] == "fail" and result["reason"].startswith("critical alert firing: GPUMemoryHigh")
 
 

@@ -25,7 +25,7 @@ def test_same_encode_scores_high_and_a_shifted_one_lower(capsys, tmp_path):
     write_video(tmp_path / "worse.mp4", gradient(shift=40))
     same, code = run_module(video_quality.main, {"reference": str(tmp_path / "ref.mp4"), "candidate": str(tmp_path / "same.mp4")}, capsys)
     assert code == 0 and same["frames"] == 6 and same["ssim"] > 0.99
-    worse, _ = run_module(video_quality.main, {"reference": str(tmp_path / "ref.mp4"), "candidate": str(tmp_path / "worse.mp4"), "min_psnr": 30}, capsys)
+    worse, _code = run_module(video_quality.main, {"reference": str(tmp_path / "ref.mp4"), "candidate": str(tmp_path / "worse.mp4"), "min_psnr": 30}, capsys)
     assert worse["psnr_db"] < 30 and worse["passed"] is False
 
 
