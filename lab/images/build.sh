@@ -45,5 +45,6 @@ else
   docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$HOST_IMAGE" "$here/host" >/dev/null
   echo "lab-images: host $HOST_IMAGE built"
 fi
+docker tag "$BASE_IMAGE" liveavatar-lab/base:current
 docker tag "$HOST_IMAGE" liveavatar-lab/host:current
 echo "$HOST_IMAGE"

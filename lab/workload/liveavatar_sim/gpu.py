@@ -1,0 +1,97 @@
+"""Simulated GPUs: count, capacity and an optional memory cap; allocations beyond it fail like CUDA."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+
+GIB = 1024**3
+log = logging.getLogger(__name__)
+
+
+class CudaOutOfMemoryError(RuntimeError):
+    """Raised the way torch.cuda.OutOfMemoryError is: an allocation the device cannot hold."""
+
+
+class SimulatedGPU:
+    def __init__(self, index, total_bytes, cap_bytes=None, name="Simulated Live Avatar GPU"):
+        self.index = index
+        self.total = int(total_bytes)
+        self.cap = int(cap_bytes) if cap_bytes else None
+        self.name = name
+        self.allocations = {}
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    @property
+    def limit(self):
+        return min(self.total, self.cap) if self.cap else self.total
+
+    @property
+    def used(self):
+        return sum(self.allocations.values())
+
+    def allocate(self, tag, nbytes):
+        with self._lock:
+            nbytes = int(nbytes)
+            free = self.limit - self.used
+            if nbytes > free:
+                raise CudaOutOfMemoryError(
+                    f"CUDA out of memory. Tried to allocate {nbytes / GIB:.2f} GiB. GPU {self.index} has a total capacity of "
+                    f"{self.limit / GIB:.2f} GiB of which {max(free, 0) / GIB:.2f} GiB is free ({tag})"
+                )
+            self.allocations[tag] = self.allocations.get(tag, 0) + nbytes
+            self.peak = max(self.peak, self.used)
+
+    def free(self, tag):
+        with self._lock:
+            self.allocations.pop(tag, None)
+
+
+class GPUPool:
+    """The node's simulated GPUs; their state is published to a JSON file for the lab's nvidia-smi."""
+
+    def __init__(self, count, memory_gb, cap_gb=None, state_file=None):
+        self.gpus = [SimulatedGPU(i, memory_gb * GIB, cap_gb * GIB if cap_gb else None) for i in range(count)]
+        self.state_file = state_file
+        self.publish()
+
+    @classmethod
+    def from_env(cls, count=None):
+        return cls(
+            count=int(count or os.environ.get("SIM_GPU_COUNT", "1")),
+            memory_gb=float(os.environ.get("SIM_GPU_MEMORY_GB", "80")),
+            cap_gb=float(os.environ["SIM_GPU_MEMORY_CAP_GB"]) if os.environ.get("SIM_GPU_MEMORY_CAP_GB") else None,
+            state_file=os.environ.get("SIM_GPU_STATE_FILE"),
+        )
+
+    def allocate(self, index, tag, nbytes):
+        try:
+            self.gpus[index].allocate(tag, nbytes)
+        finally:
+            self.publish()
+
+    def free(self, tag):
+        for gpu in self.gpus:
+            gpu.free(tag)
+        self.publish()
+
+    def snapshot(self):
+        return [
+            {"index": g.index, "name": g.name, "memory_total_mib": g.total // 2**20, "memory_limit_mib": g.limit // 2**20,
+             "memory_used_mib": g.used // 2**20, "memory_peak_mib": g.peak // 2**20}
+            for g in self.gpus
+        ]
+
+    def publish(self):
+        if not self.state_file:
+            return
+        directory = os.path.dirname(self.state_file) or "."
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".gpus.")
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"gpus": self.snapshot(), "pid": os.getpid()}, handle)
+        os.replace(tmp, self.state_file)
