@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 COLLECTION_LINK := .collections/ansible_collections/liveavatar/rollout
 REQ_STAMP := $(VENV)/.req-$(shell sha256sum requirements.txt | cut -c1-12)
 
-.PHONY: help venv engine images lab-up provision demo status lab-down lint build unit integration sanity test bench clean
+.PHONY: help workload-images venv engine images lab-up provision demo status lab-down lint build unit integration sanity test bench clean
 
 help:
 	@echo "make demo   # venv, Docker engine, lab images, lab up, provision, lab status"
@@ -41,7 +41,12 @@ provision: lab-up
 status: venv
 	@$(BIN)/python scripts/lab_status.py
 
-demo: provision status
+# The stand-in service, one image per version, pushed to the lab registry (GPUs simulated).
+LAB_REGISTRY_PUSH ?= 127.0.0.1:15000
+workload-images: images
+	lab/workload/build.sh --push $(LAB_REGISTRY_PUSH)
+
+demo: provision workload-images status
 
 lab-down: venv
 	ansible-playbook playbooks/lab_destroy.yml

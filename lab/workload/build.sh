@@ -22,7 +22,8 @@ if [ ! -f "$wheelhouse/.req-$req_hash" ]; then
   echo "workload: downloading wheels on the controller (pip inside containers cannot verify TLS here)"
   mkdir -p "$wheelhouse"
   python3 -m pip download -q -d "$wheelhouse" -r "$here/requirements.txt" --only-binary=:all: --python-version 3.11 \
-    --implementation cp --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --platform any
+    --implementation cp --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --platform any \
+    2> >(grep -v "is ignored: it is neither" >&2)
   rm -f "$wheelhouse"/.req-* && touch "$wheelhouse/.req-$req_hash"
 fi
 context=$(mktemp -d /var/tmp/workload-context.XXXXXX)
@@ -38,8 +39,10 @@ for version in "${versions[@]}"; do
   if [ "$(docker image inspect -f '{{index .Config.Labels "io.liveavatar.build-hash"}}' "$image" 2>/dev/null)" = "$content_hash" ]; then
     echo "workload: $image cached ($content_hash)"
   else
+    # The legacy builder's deprecation notice goes to stderr on every build: show stderr only on failure.
     docker build -q --build-arg "BASE_IMAGE=$base" --build-arg "LIVEAVATAR_VERSION=$version" \
-      --label "io.liveavatar.build-hash=$content_hash" -t "$image" "$context" >/dev/null
+      --label "io.liveavatar.build-hash=$content_hash" -t "$image" "$context" >/dev/null 2>"$context/build.err" \
+      || { cat "$context/build.err" >&2; exit 1; }
     echo "workload: $image built ($content_hash)"
   fi
   if [ -n "$push" ]; then

@@ -47,10 +47,22 @@ def main(argv=None):
     logs.setup()
     args = parser().parse_args(argv)
     version = os.environ.get("LIVEAVATAR_VERSION", "v1.0")
-    spec = JobSpec(image=args.image, audio=args.audio, size=args.size, sample_steps=args.sample_steps, num_clip=args.num_clip,
-                   infer_frames=args.infer_frames, offload_model=args.offload_model, prompt=args.prompt, base_seed=args.base_seed,
-                   output_dir=args.output_dir, job_id=args.job_id, num_gpus=args.num_gpus,
-                   online_decode=os.environ.get("ENABLE_ONLINE_DECODE", "true").lower() in ("1", "true", "yes"))
+    spec = JobSpec(
+        image=args.image,
+        audio=args.audio,
+        size=args.size,
+        sample_steps=args.sample_steps,
+        num_clip=args.num_clip,
+        infer_frames=args.infer_frames,
+        offload_model=args.offload_model,
+        prompt=args.prompt,
+        base_seed=args.base_seed,
+        output_dir=args.output_dir,
+        job_id=args.job_id,
+        num_gpus=args.num_gpus,
+        online_decode=os.environ.get("ENABLE_ONLINE_DECODE", "true").lower() in ("1", "true", "yes"),
+    )
+    pool = None
     try:
         spec.validate()
         pool = GPUPool.from_env(count=spec.num_gpus)
@@ -64,6 +76,9 @@ def main(argv=None):
     except CudaOutOfMemoryError as exc:
         log.error("%s", exc)
         return 4
+    finally:
+        if pool is not None:
+            pool.release_all()
     print(json.dumps(summary), flush=True)
     return 0
 

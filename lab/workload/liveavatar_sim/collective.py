@@ -109,12 +109,16 @@ def run(nranks, min_bytes, max_bytes, iters, host, base_port, timeout, stream):
     while size <= max_bytes:
         sizes.append(size)
         size *= 2
-    print(f"# nThread 1 nGpus 1 minBytes {min_bytes} maxBytes {max_bytes} step: 2(factor) warmup iters: 1 iters: {iters} "
-          "agg iters: 1 validation: 1 graph: 0", file=stream)
+    print(
+        f"# nThread 1 nGpus 1 minBytes {min_bytes} maxBytes {max_bytes} step: 2(factor) warmup iters: 1 iters: {iters} agg iters: 1 validation: 1 graph: 0",
+        file=stream,
+    )
     print("#\n# Using devices", file=stream)
     for rank in range(nranks):
-        print(f"#  Rank {rank:2d} Group  0 Pid {os.getpid():6d} on {socket.gethostname():>10} device {rank:2d} [0x{rank:02x}] "
-              "Simulated Live Avatar GPU", file=stream)
+        print(
+            f"#  Rank {rank:2d} Group  0 Pid {os.getpid():6d} on {socket.gethostname():>10} device {rank:2d} [0x{rank:02x}] Simulated Live Avatar GPU",
+            file=stream,
+        )
     print("#\n#                                                              out-of-place                       in-place", file=stream)
     print(HEADER + "\n" + UNITS, file=stream, flush=True)
     ctx = mp.get_context("fork")

@@ -79,10 +79,22 @@ class GPUPool:
             gpu.free(tag)
         self.publish()
 
+    def release_all(self):
+        """The process is done with its GPUs (a real driver frees them when the process exits)."""
+        for gpu in self.gpus:
+            gpu.allocations.clear()
+        self.publish()
+
     def snapshot(self):
         return [
-            {"index": g.index, "name": g.name, "memory_total_mib": g.total // 2**20, "memory_limit_mib": g.limit // 2**20,
-             "memory_used_mib": g.used // 2**20, "memory_peak_mib": g.peak // 2**20}
+            {
+                "index": g.index,
+                "name": g.name,
+                "memory_total_mib": g.total // 2**20,
+                "memory_limit_mib": g.limit // 2**20,
+                "memory_used_mib": g.used // 2**20,
+                "memory_peak_mib": g.peak // 2**20,
+            }
             for g in self.gpus
         ]
 

@@ -102,9 +102,20 @@ def run_job(spec, version, pool, profile=None, loaded=False):
         manifest = dict(existing, clips=existing["clips"][:start_clip], status="running")
         log.info("Resuming job %s after clip %d of %d (written by %s)", job_id, start_clip, spec.num_clip, existing["version"])
     else:
-        manifest = {"version": version, "job_id": job_id, "clips": [], "status": "running",
-                    "params": {"size": spec.size, "sample_steps": spec.sample_steps, "infer_frames": spec.infer_frames,
-                               "base_seed": spec.base_seed, "num_clip": spec.num_clip, "prompt": spec.prompt}}
+        manifest = {
+            "version": version,
+            "job_id": job_id,
+            "clips": [],
+            "status": "running",
+            "params": {
+                "size": spec.size,
+                "sample_steps": spec.sample_steps,
+                "infer_frames": spec.infer_frames,
+                "base_seed": spec.base_seed,
+                "num_clip": spec.num_clip,
+                "prompt": spec.prompt,
+            },
+        }
     if not loaded:
         # Before the job directory is touched: a model that does not fit leaves nothing behind.
         model.load(pool, spec.num_gpus, spec.offload_model)
@@ -126,8 +137,15 @@ def run_job(spec, version, pool, profile=None, loaded=False):
             partial = job_dir / "clips" / f".{name}.partial.mp4"
             media.write_clip(partial, frames)
             os.replace(partial, job_dir / "clips" / name)
-            manifest["clips"].append({"id": f"clip_{clip_index:04d}", "path": f"clips/{name}", "sha256": sha256_file(job_dir / "clips" / name),
-                                      "frames": int(frames.shape[0]), "version": version})
+            manifest["clips"].append(
+                {
+                    "id": f"clip_{clip_index:04d}",
+                    "path": f"clips/{name}",
+                    "sha256": sha256_file(job_dir / "clips" / name),
+                    "frames": int(frames.shape[0]),
+                    "version": version,
+                }
+            )
             write_manifest(manifest_path, manifest)
             clip_times.append(time.monotonic() - started)
             log.info("Clip %d/%d done in %.2fs (%s)", clip_index + 1, spec.num_clip, clip_times[-1], name)
@@ -145,10 +163,17 @@ def run_job(spec, version, pool, profile=None, loaded=False):
     manifest["status"] = "complete"
     manifest["gpu_peak_mib"] = [g["memory_peak_mib"] for g in pool.snapshot()]
     write_manifest(manifest_path, manifest)
-    return {"job_id": job_id, "version": version, "manifest": str(manifest_path), "clips": len(manifest["clips"]),
-            "resumed_from": start_clip, "clip_times_s": [round(t, 4) for t in clip_times],
-            "clip_time_s": round(sum(clip_times) / len(clip_times), 4) if clip_times else None,
-            "gpu_peak_mib": manifest["gpu_peak_mib"], "gpu_peak_gb": round(max(manifest["gpu_peak_mib"]) / 1024, 3)}
+    return {
+        "job_id": job_id,
+        "version": version,
+        "manifest": str(manifest_path),
+        "clips": len(manifest["clips"]),
+        "resumed_from": start_clip,
+        "clip_times_s": [round(t, 4) for t in clip_times],
+        "clip_time_s": round(sum(clip_times) / len(clip_times), 4) if clip_times else None,
+        "gpu_peak_mib": manifest["gpu_peak_mib"],
+        "gpu_peak_gb": round(max(manifest["gpu_peak_mib"]) / 1024, 3),
+    }
 
 
 __all__ = ["GIB", "JobSpec", "ManifestError", "run_job", "write_manifest"]

@@ -58,5 +58,4 @@ def write_clip(path, frames):
     import imageio.v3 as iio
 
     # One encoder thread: the same frames give the same bytes, so checksums are reproducible.
-    iio.imwrite(path, frames, fps=FPS, codec="libx264", macro_block_size=1, ffmpeg_log_level="error",
-                output_params=["-threads", "1"])
+    iio.imwrite(path, frames, fps=FPS, codec="libx264", macro_block_size=1, ffmpeg_log_level="error", output_params=["-threads", "1"])

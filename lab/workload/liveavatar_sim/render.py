@@ -37,8 +37,8 @@ def _quantize_fp16(latent):
 
 
 def _denoise(latent, target, steps, profile):
-    for step in range(steps):
-        rate = 1.0 / (steps - step)
+    for _step in range(steps):
+        rate = 0.6  # each step removes 60% of what is left: some seeded grain stays, as in a real sampler
         for _refine in range(profile["refine_passes"]):
             refined = _blur(latent) * 0.25 + latent * 0.75
         latent = refined + (target - refined) * rate
@@ -61,7 +61,7 @@ def render_clip(reference, loudness, clip_index, frames, steps, seed, profile):
         for start in range(first, first + frames, batch):
             chunk = range(start, min(start + batch, first + frames))
             noise = np.stack([_noise(seed, i, reference.shape) for i in chunk])
-            target = _target(np.broadcast_to(reference, noise.shape), loudness[chunk.start:chunk.stop])
+            target = _target(np.broadcast_to(reference, noise.shape), loudness[chunk.start : chunk.stop])
             out.append(_denoise(target + noise, target, steps, profile))
         latent = np.concatenate(out)
     else:

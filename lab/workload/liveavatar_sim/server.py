@@ -13,12 +13,13 @@ import numpy as np
 import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import logs, model, render
 from .gpu import CudaOutOfMemoryError, GPUPool
 from .job import JobSpec, run_job
 from .media import InputError
+from .metrics import CLIPS, ERRORS, INFERENCE_SECONDS, LOAD_SECONDS, READY, export_gpus, register_labels
 
 log = logging.getLogger("server")
 VERSION = os.environ.get("LIVEAVATAR_VERSION", "v1.0")
@@ -26,26 +27,14 @@ TRACK = os.environ.get("LIVEAVATAR_TRACK", "stable")
 PROFILE = model.version_profile(VERSION)
 LABELS = {"version": VERSION, "track": TRACK}
 
-INFERENCE_SECONDS = Histogram("inference_duration_seconds", "Wall time of one inference request", ["version", "track", "kind"],
-                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-CLIPS = Counter("clips_generated_total", "Clips generated and written", ["version", "track"])
-ERRORS = Counter("inference_errors_total", "Inference errors by type", ["version", "track", "type"])
-GPU_USED = Gauge("gpu_memory_used_bytes", "Simulated GPU memory in use", ["version", "track", "gpu"])
-GPU_TOTAL = Gauge("gpu_memory_total_bytes", "Simulated GPU memory capacity (or cap)", ["version", "track", "gpu"])
-READY = Gauge("model_ready", "1 once the model is loaded", ["version", "track"])
-LOAD_SECONDS = Gauge("model_load_seconds", "Time the model load took", ["version", "track"])
-for kind in ("oom", "nccl", "decode"):
-    ERRORS.labels(VERSION, TRACK, kind)
-
+register_labels(VERSION, TRACK)
 state = {"ready": False, "error": None}
 pool = GPUPool.from_env()
 lock = threading.Lock()
 
 
 def _export_gpus():
-    for gpu in pool.gpus:
-        GPU_USED.labels(VERSION, TRACK, str(gpu.index)).set(gpu.used)
-        GPU_TOTAL.labels(VERSION, TRACK, str(gpu.index)).set(gpu.limit)
+    export_gpus(pool, VERSION, TRACK)
 
 
 def _load():
@@ -76,9 +65,18 @@ def generate(image, audio, prompt, size, sample_steps, infer_frames):
     if not state["ready"]:
         raise RuntimeError("the model is still loading")
     started = time.monotonic()
-    spec = JobSpec(image=image, audio=audio, prompt=prompt or "", size=size, sample_steps=int(sample_steps), num_clip=1,
-                   infer_frames=int(infer_frames), output_dir=os.environ.get("OUTPUT_DIR", tempfile.gettempdir()),
-                   num_gpus=len(pool.gpus), base_seed=420)
+    spec = JobSpec(
+        image=image,
+        audio=audio,
+        prompt=prompt or "",
+        size=size,
+        sample_steps=int(sample_steps),
+        num_clip=1,
+        infer_frames=int(infer_frames),
+        output_dir=os.environ.get("OUTPUT_DIR", tempfile.gettempdir()),
+        num_gpus=len(pool.gpus),
+        base_seed=420,
+    )
     try:
         with lock:
             summary = run_job(spec, VERSION, pool, PROFILE, loaded=True)
@@ -119,8 +117,11 @@ def build_app():
         frame = _ping_frame(max(8, min(size, 256)))
         elapsed = time.monotonic() - started
         INFERENCE_SECONDS.labels(VERSION, TRACK, "ping").observe(elapsed)
-        return Response(content=f'{{"version": "{VERSION}", "track": "{TRACK}", "checksum": {int(frame.sum())}}}',
-                        media_type="application/json", headers={"X-Served-Version": VERSION})
+        return Response(
+            content=f'{{"version": "{VERSION}", "track": "{TRACK}", "checksum": {int(frame.sum())}}}',
+            media_type="application/json",
+            headers={"X-Served-Version": VERSION},
+        )
 
     with gr.Blocks(title=f"Live Avatar {VERSION} (simulated GPUs)") as demo:
         gr.Markdown(f"# Live Avatar stand-in {VERSION}\nThe GPUs of this lab are simulated.")
