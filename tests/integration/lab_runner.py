@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,9 @@ class PlaybookRun:
 
 def run_playbook(name, extravars=None, limit=None, envvars=None, timeout=1800):
     """Run playbooks/<name> on the lab inventory; return rc, per-host stats and the whole stdout."""
-    env = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    # ansible-playbook of the interpreter running the tests, whether or not the venv is on PATH.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PATH": path}
     env.update(envvars or {})
     with tempfile.TemporaryDirectory(prefix="lab-runner-") as private:
         result = ansible_runner.run(

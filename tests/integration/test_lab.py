@@ -141,3 +141,48 @@ def test_engine_bootstrap_without_root_says_what_to_do():
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "not root" in lines[0], run.stderr
+
+
+def test_service_image_pulled_by_digest_runs_the_4gpu_script_on_the_multi_gpu_node(lab, workload_digests, tmp_path):
+    from workload_inputs import make_inputs
+
+    node = f"{LAB['lab_name']}-gpu-node-2"
+    image, audio = make_inputs(tmp_path)
+    docker("exec", node, "mkdir", "-p", "/srv/test-inputs")
+    for path in (image, audio):
+        docker("cp", str(path), f"{node}:/srv/test-inputs/{path.name}")
+    reference = f"{LAB['lab_registry']}/liveavatar/live-avatar@{workload_digests['v1.0']}"
+    run = docker(
+        "exec",
+        node,
+        "docker",
+        "run",
+        "--rm",
+        "-e",
+        "MODEL_LOAD_SECONDS=0",
+        "-v",
+        "/srv/test-inputs:/inputs:ro",
+        "-v",
+        "/srv/test-out:/outputs",
+        "-v",
+        "/var/lib/liveavatar-sim/test:/var/lib/liveavatar-sim",
+        reference,
+        "run_4gpu_tpp.sh",
+        "--image",
+        "/inputs/ref.png",
+        "--audio",
+        "/inputs/voice.wav",
+        "--num_clip",
+        "2",
+        "--infer_frames",
+        "4",
+        "--job_id",
+        "multi",
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["version"] == "v1.0" and len(summary["gpu_peak_mib"]) == 4 and summary["clips"] == 2
+    assert "# Avg bus bandwidth" in run.stdout and "Rank  3" in run.stdout
+    smi = docker("exec", node, "nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits").stdout
+    assert [line.split(", ")[1] for line in smi.strip().splitlines()] == ["24576"] * 4
