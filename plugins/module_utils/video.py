@@ -16,7 +16,8 @@ except ImportError as exc:  # pragma: no cover - exercised where numpy/scipy are
     HAS_NUMPY = False
     NUMPY_IMPORT_ERROR = exc
 
-PSNR_IDENTICAL = float("inf")
+# Identical videos have an infinite PSNR; reports and baselines need a number, so it is capped.
+PSNR_CAP_DB = 100.0
 _SSIM_WINDOW = 7
 _SSIM_K1, _SSIM_K2 = 0.01, 0.03
 
@@ -53,10 +54,10 @@ def check_comparable(reference, candidate):
 
 
 def psnr(reference, candidate, peak=255.0):
-    """Mean-squared error over every frame and channel, in dB; inf for identical videos."""
+    """Mean-squared error over every frame and channel, in dB, capped at PSNR_CAP_DB (identical videos)."""
     ref, cand = check_comparable(reference, candidate)
     mse = float(np.mean((ref - cand) ** 2))
-    return PSNR_IDENTICAL if mse == 0 else 10 * math.log10(peak**2 / mse)
+    return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10 * math.log10(peak**2 / mse))
 
 
 def _ssim_frame(x, y, peak):

@@ -59,7 +59,7 @@ reason:
   type: str
   sample: "video quality ok: psnr_db 38.2 (minimum 30)"
 psnr_db:
-  description: PSNR in dB; infinity for identical videos.
+  description: PSNR in dB, capped at 100 (identical videos).
   returned: always
   type: float
   sample: 38.2

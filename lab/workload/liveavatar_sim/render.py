@@ -3,7 +3,7 @@
 The work is real numpy compute whose cost grows with resolution, frames and sample steps. The
 versions differ in code path (profile keys), not in reported numbers:
 - render_path "reference": frame by frame; "batched": the same math over `batch_frames` frames at once.
-- latent_precision "float16_quantized": latents are cast to float16 and quantised (QUANT_STEP) 
+- latent_precision "float16_quantized": latents are cast to float16 and quantised (QUANT_STEP)
   between steps (a lossy shortcut: visibly lower PSNR against the float32 path).
 - refine_passes 2: the refinement pass runs twice per step (slower clips, same target).
 """
