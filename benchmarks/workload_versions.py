@@ -28,10 +28,37 @@ VERSIONS = ("v1.0", "v1.1", "v1.2")
 def run_version(version, work, args):
     out = work / version
     out.mkdir()
-    cmd = ["docker", "run", "--rm", "-e", "MODEL_LOAD_SECONDS=0", "-v", f"{work / 'inputs'}:/inputs:ro", "-v", f"{out}:/outputs",
-           f"liveavatar/live-avatar:{version}", "python3", "-m", "liveavatar_sim", "--image", "/inputs/ref.png", "--audio",
-           "/inputs/voice.wav", "--size", args.size, "--num_clip", str(args.clips), "--infer_frames", str(args.frames),
-           "--sample_steps", str(args.steps), "--job_id", "bench", "--base_seed", "420"]
+    cmd = [
+        "docker",
+        "run",
+        "--rm",
+        "-e",
+        "MODEL_LOAD_SECONDS=0",
+        "-v",
+        f"{work / 'inputs'}:/inputs:ro",
+        "-v",
+        f"{out}:/outputs",
+        f"liveavatar/live-avatar:{version}",
+        "python3",
+        "-m",
+        "liveavatar_sim",
+        "--image",
+        "/inputs/ref.png",
+        "--audio",
+        "/inputs/voice.wav",
+        "--size",
+        args.size,
+        "--num_clip",
+        str(args.clips),
+        "--infer_frames",
+        str(args.frames),
+        "--sample_steps",
+        str(args.steps),
+        "--job_id",
+        "bench",
+        "--base_seed",
+        "420",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     clips = sorted((out / "bench" / "clips").glob("clip_*.mp4"))
@@ -55,15 +82,26 @@ def main():
         summary, frames = results[version]
         psnrs = [video.psnr(r, c) for r, c in zip(reference_frames, frames, strict=True)]
         ssims = [video.ssim(r, c) for r, c in zip(reference_frames, frames, strict=True)]
-        rows.append({"version": version, "clip_time_s": summary["clip_time_s"],
-                     "clip_time_ratio": summary["clip_time_s"] / results["v1.0"][0]["clip_time_s"],
-                     "gpu_peak_gb": summary["gpu_peak_gb"], "psnr_vs_v1_0_db": min(psnrs), "ssim_vs_v1_0": min(ssims)})
-    print(f"| version | clip time (s) | vs v1.0 | GPU peak (GB, simulated) | PSNR vs v1.0 (dB) | SSIM vs v1.0 |  ({args.clips} clips, "
-          f"{args.size}, {args.frames} frames, {args.steps} steps)")
+        rows.append(
+            {
+                "version": version,
+                "clip_time_s": summary["clip_time_s"],
+                "clip_time_ratio": summary["clip_time_s"] / results["v1.0"][0]["clip_time_s"],
+                "gpu_peak_gb": summary["gpu_peak_gb"],
+                "psnr_vs_v1_0_db": min(psnrs),
+                "ssim_vs_v1_0": min(ssims),
+            }
+        )
+    print(
+        f"| version | clip time (s) | vs v1.0 | GPU peak (GB, simulated) | PSNR vs v1.0 (dB) | SSIM vs v1.0 |  ({args.clips} clips, "
+        f"{args.size}, {args.frames} frames, {args.steps} steps)"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['version']} | {r['clip_time_s']:.3f} | {r['clip_time_ratio']:.2f}x | {r['gpu_peak_gb']:.1f} | "
-              f"{r['psnr_vs_v1_0_db']:.1f} | {r['ssim_vs_v1_0']:.4f} |")
+        print(
+            f"| {r['version']} | {r['clip_time_s']:.3f} | {r['clip_time_ratio']:.2f}x | {r['gpu_peak_gb']:.1f} | "
+            f"{r['psnr_vs_v1_0_db']:.1f} | {r['ssim_vs_v1_0']:.4f} |"
+        )
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     (out / "workload_versions.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2, default=str))

@@ -1,0 +1,107 @@
+# Copyright: liveavatar.rollout contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The release ledger: which version is stable, which was before, every release and its outcome.
+
+It lives on a fleet host, not on the controller (AWX runs in throw-away containers). Pure
+transitions on a dict; the module does the file I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+_VERSION_RE = re.compile(r"^v\d+\.\d+(?:\.\d+)?$")
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+CLOSED = ("promoted", "aborted", "rolled_back", "failed")
+
+
+class LedgerError(ValueError):
+    """A transition the ledger refuses; the message says why."""
+
+
+def empty():
+    return {"stable": None, "previous_stable": None, "releases": [], "baselines": {}}
+
+
+def validate(ledger):
+    if not isinstance(ledger, dict) or not isinstance(ledger.get("releases"), list):
+        raise LedgerError("ledger is not an object with a releases list")
+    for key in ("stable", "previous_stable"):
+        entry = ledger.get(key)
+        if entry is not None and not (isinstance(entry, dict) and _VERSION_RE.match(str(entry.get("version"))) and _DIGEST_RE.match(str(entry.get("digest")))):
+            raise LedgerError(f"ledger {key} entry is malformed: {entry!r}")
+    ledger.setdefault("baselines", {})
+    return ledger
+
+
+def _check(version, digest):
+    if not _VERSION_RE.match(str(version)):
+        raise LedgerError(f"version {version!r} is not vMAJOR.MINOR[.PATCH]")
+    if not _DIGEST_RE.match(str(digest)):
+        raise LedgerError(f"digest {digest!r} is not sha256:<64 hex>")
+
+
+def find(ledger, run_id):
+    for release in ledger["releases"]:
+        if release["run_id"] == run_id:
+            return release
+    raise LedgerError(f"no release with run_id {run_id} in the ledger")
+
+
+def start(ledger, run_id, version, digest, now, baseline=None):
+    """Open a release; idempotent for the same run_id (a re-run of a step changes nothing)."""
+    _check(version, digest)
+    new = copy.deepcopy(validate(ledger))
+    for release in new["releases"]:
+        if release["run_id"] == run_id:
+            if (release["version"], release["digest"]) != (version, digest):
+                raise LedgerError(f"run {run_id} already released {release['version']} ({release['digest'][:19]})")
+            return new
+    new["releases"].append(
+        {"run_id": run_id, "version": version, "digest": digest, "baseline": baseline, "status": "in_progress", "started": now, "ended": None, "events": []}
+    )
+    return new
+
+
+def record(ledger, run_id, event, now):
+    new = copy.deepcopy(validate(ledger))
+    find(new, run_id)["events"].append(dict(event, at=now))
+    return new
+
+
+def close(ledger, run_id, status, now, reason=""):
+    """Close a release. Promotion moves stable to previous_stable and the release to stable."""
+    if status not in CLOSED:
+        raise LedgerError(f"status {status!r} is not one of {CLOSED}")
+    new = copy.deepcopy(validate(ledger))
+    release = find(new, run_id)
+    if release["status"] == status:
+        return new
+    if release["status"] != "in_progress":
+        raise LedgerError(f"release {release['version']} ({run_id}) is already {release['status']}")
+    release.update(status=status, ended=now, reason=reason)
+    if status == "promoted":
+        set_stable(new, release["version"], release["digest"], in_place=True)
+    return new
+
+
+def set_stable(ledger, version, digest, in_place=False):
+    _check(version, digest)
+    new = ledger if in_place else copy.deepcopy(validate(ledger))
+    current = new.get("stable")
+    if current and (current["version"], current["digest"]) == (version, digest):
+        return new
+    new["previous_stable"] = current
+    new["stable"] = {"version": version, "digest": digest}
+    return new
+
+
+def set_baseline(ledger, version, metrics):
+    if not _VERSION_RE.match(str(version)):
+        raise LedgerError(f"version {version!r} is not vMAJOR.MINOR[.PATCH]")
+    if not isinstance(metrics, dict) or not metrics:
+        raise LedgerError("baseline metrics must be a non-empty mapping")
+    new = copy.deepcopy(validate(ledger))
+    new["baselines"][version] = {"version": version, "metrics": metrics}
+    return new

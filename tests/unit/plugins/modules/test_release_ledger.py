@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.liveavatar.rollout.plugins.module_utils import ledger as lg
+from ansible_collections.liveavatar.rollout.plugins.modules import release_ledger
+
+from helpers import run_module
+
+D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def args(tmp_path, **kw):
+    return {"path": str(tmp_path / "ledger.json"), "lock_path": str(tmp_path / "rollout.lock"), **kw}
+
+
+def test_lock_is_exclusive_and_released_by_its_holder(capsys, tmp_path):
+    result, code = run_module(release_ledger.main, args(tmp_path, action="lock", run_id="run-a"), capsys)
+    assert code == 0 and result["changed"] and result["lock"]["run_id"] == "run-a"
+    again, code = run_module(release_ledger.main, args(tmp_path, action="lock", run_id="run-a"), capsys)
+    assert code == 0 and not again["changed"]
+    other, code = run_module(release_ledger.main, args(tmp_path, action="lock", run_id="run-b"), capsys)
+    assert code == 1 and "already in progress (run run-a since" in other["msg"]
+    run_module(release_ledger.main, args(tmp_path, action="unlock", run_id="run-b"), capsys)
+    assert (tmp_path / "rollout.lock").exists(), "only the holder unlocks"
+    run_module(release_ledger.main, args(tmp_path, action="unlock", run_id="run-a"), capsys)
+    assert not (tmp_path / "rollout.lock").exists()
+
+
+def test_release_lifecycle_promotes_and_keeps_previous_stable(capsys, tmp_path):
+    run_module(release_ledger.main, args(tmp_path, action="set_stable", version="v1.0", digest=D1), capsys)
+    run_module(release_ledger.main, args(tmp_path, action="start", run_id="r1", version="v1.1", digest=D2, baseline="v1.0"), capsys)
+    run_module(release_ledger.main, args(tmp_path, action="record", run_id="r1", data={"gate": "stage1", "passed": True}), capsys)
+    result, _code = run_module(release_ledger.main, args(tmp_path, action="close", run_id="r1", status="promoted"), capsys)
+    ledger = result["ledger"]
+    assert ledger["stable"] == {"version": "v1.1", "digest": D2} and ledger["previous_stable"]["version"] == "v1.0"
+    assert ledger["releases"][0]["events"][0]["gate"] == "stage1"
+    again, _code = run_module(release_ledger.main, args(tmp_path, action="close", run_id="r1", status="promoted"), capsys)
+    assert again["changed"] is False
+
+
+def test_check_mode_writes_nothing(capsys, tmp_path):
+    result, code = run_module(release_ledger.main, args(tmp_path, action="set_stable", version="v1.0", digest=D1), capsys, check_mode=True)
+    assert code == 0 and result["changed"] and not (tmp_path / "ledger.json").exists()
+
+
+def test_corrupt_ledger_stops_with_one_line(capsys, tmp_path):
+    (tmp_path / "ledger.json").write_text("{not json")
+    result, code = run_module(release_ledger.main, args(tmp_path, action="get"), capsys)
+    assert code == 1 and "is unreadable or corrupt" in result["msg"]
+    assert (tmp_path / "ledger.json").read_text() == "{not json"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda led: lg.start(led, "r", "1.1", D1, "t"), "not vMAJOR"),
+        (lambda led: lg.start(led, "r", "v1.1", "latest", "t"), "not sha256"),
+        (lambda led: lg.close(led, "nope", "promoted", "t"), "no release with run_id nope"),
+        (lambda led: lg.close(lg.close(lg.start(led, "r", "v1.1", D1, "t"), "r", "aborted", "t"), "r", "promoted", "t"), "already aborted"),
+        (lambda led: lg.set_baseline(led, "v1.0", {}), "non-empty"),
+    ],
+)
+def test_refused_transitions(call, message):
+    with pytest.raises(lg.LedgerError, match=message):
+        call(lg.empty())
+
+
+def test_baselines_are_kept_per_version():
+    ledger = lg.set_baseline(lg.empty(), "v1.0", {"clip_time_s": 1.0})
+    assert json.loads(json.dumps(ledger))["baselines"]["v1.0"]["metrics"] == {"clip_time_s": 1.0}
