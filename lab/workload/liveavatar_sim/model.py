@@ -42,7 +42,7 @@ def decode_buffer_bytes(width, height, total_frames, online_decode):
 
 def placement(num_gpus, offload_model):
     """Which GPU holds which weights: the DiT sharded over all GPUs, encoders on GPU 0, the VAE on the last."""
-    plan = [dict() for _ in range(num_gpus)]
+    plan = [{} for _gpu in range(num_gpus)]
     for gpu in range(num_gpus):
         plan[gpu]["dit_shard"] = COMPONENTS_GB["dit"] / num_gpus + COMPONENTS_GB["lora"] / num_gpus
     for name in ("t5_encoder", "audio_encoder"):
