@@ -13,7 +13,8 @@ import re
 
 _VERSION_RE = re.compile(r"^v\d+\.\d+(?:\.\d+)?$")
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-CLOSED = ("promoted", "aborted", "rolled_back", "failed")
+# validated: stages 1-2 passed in a run without the traffic stage (nothing was promoted).
+CLOSED = ("promoted", "validated", "aborted", "rolled_back", "failed")
 
 
 class LedgerError(ValueError):

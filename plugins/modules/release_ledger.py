@@ -42,7 +42,7 @@ options:
   status:
     description: Outcome (close).
     type: str
-    choices: [promoted, aborted, rolled_back, failed]
+    choices: [promoted, validated, aborted, rolled_back, failed]
   reason:
     description: One-line reason (close).
     type: str

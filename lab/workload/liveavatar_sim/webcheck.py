@@ -26,8 +26,7 @@ def main(argv=None):
     started = time.monotonic()
     try:
         client = Client(args.url, analytics_enabled=False, verbose=False, download_files=tempfile.mkdtemp(prefix="webcheck-"))
-        result = client.predict(handle_file(args.image), handle_file(args.audio), "web flow check", args.size, 2, args.frames,
-                                api_name="/generate")
+        result = client.predict(handle_file(args.image), handle_file(args.audio), "web flow check", args.size, 2, args.frames, api_name="/generate")
         path = result["video"] if isinstance(result, dict) else result
         frames = iio.imread(path, index=None)
     except Exception as exc:  # any failure of the flow is the check's answer
@@ -35,8 +34,17 @@ def main(argv=None):
         return 1
     width, height = (int(v) for v in args.size.split("*"))
     ok = frames.shape[0] == args.frames and frames.shape[1:3] == (height, width)
-    print(json.dumps({"passed": ok, "frames": int(frames.shape[0]), "shape": list(frames.shape), "seconds": round(time.monotonic() - started, 3),
-                      "reason": "video downloaded and decoded" if ok else f"unexpected video shape {list(frames.shape)}"}))
+    print(
+        json.dumps(
+            {
+                "passed": ok,
+                "frames": int(frames.shape[0]),
+                "shape": list(frames.shape),
+                "seconds": round(time.monotonic() - started, 3),
+                "reason": "video downloaded and decoded" if ok else f"unexpected video shape {list(frames.shape)}",
+            }
+        )
+    )
     return 0 if ok else 1
 
 
