@@ -12,7 +12,7 @@ REQ_STAMP := $(VENV)/.req-$(shell sha256sum requirements.txt | cut -c1-12)
 .PHONY: help workload-images venv engine images lab-up provision demo status lab-down lint build unit integration sanity test bench clean
 
 help:
-	@echo "make demo   # venv, Docker engine, lab images, lab up, provision, lab status"
+	@echo "make demo   # venv, engine, images, lab up, provision, service images, bootstrap v1.0, rollout v1.1, status"
 	@echo "make test   # lint, collection build, unit tests, lab integration tests"
 	@echo "make lab-down  # remove everything labelled as the lab"
 
@@ -46,7 +46,12 @@ LAB_REGISTRY_PUSH ?= 127.0.0.1:15000
 workload-images: images
 	lab/workload/build.sh --push $(LAB_REGISTRY_PUSH)
 
-demo: provision workload-images status
+# The main job on the lab: a fresh fleet on v1.0, then the gated release of v1.1.
+demo: provision workload-images
+	ansible-playbook playbooks/lab_reset_fleet.yml
+	ansible-playbook playbooks/bootstrap.yml -e version=v1.0
+	ansible-playbook playbooks/rollout.yml -e version=v1.1
+	@$(BIN)/python scripts/lab_status.py
 
 lab-down: venv
 	ansible-playbook playbooks/lab_destroy.yml

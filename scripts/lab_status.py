@@ -45,6 +45,12 @@ def container_state(name):
     return out.stdout.strip() if out.returncode == 0 else "absent"
 
 
+def service_containers(name):
+    fmt = '{{.Names}}={{.Label "io.liveavatar.version"}}'
+    out = subprocess.run(["docker", "exec", name, "docker", "ps", "--filter", "name=liveavatar-", "--format", fmt], capture_output=True, text=True, check=False)
+    return sorted(out.stdout.split()) if out.returncode == 0 else []
+
+
 def engine_version(name):
     out = subprocess.run(["docker", "exec", name, "docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False)
     return out.stdout.strip() if out.returncode == 0 else None
@@ -75,6 +81,7 @@ def main():
             version = engine_version(container) if state == "running" else None
             healthy &= version is not None
             services.append(f"docker engine {version or 'DOWN'} (GPUs simulated)")
+            services.extend(service_containers(container) if version else [])
         healthy &= state == "running"
         rows.append((host, ",".join(groups[host]), state, "; ".join(services)))
     widths = [max(len(str(r[i])) for r in [("host", "groups", "state", "services"), *rows]) for i in range(4)]

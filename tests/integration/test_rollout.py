@@ -1,0 +1,192 @@
+"""rollout.yml over the lab through ansible-runner: success, a gate that stops a regression, refusals,
+and a bounded load on the LB's loopback port during the whole release."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lab_runner import ROOT, run_playbook
+from test_lab import LAB
+
+LB = "http://127.0.0.1:18080/api/ping"
+NODES = ["gpu-node-1", "gpu-node-2", "gpu-node-3", "gpu-node-4"]
+LEDGER = "/var/lib/liveavatar-rollout/ledger.json"
+
+
+def lab_exec(host, *argv, check=True):
+    return subprocess.run(["docker", "exec", f"{LAB['lab_name']}-{host}", *argv], capture_output=True, text=True, check=check, timeout=120)
+
+
+def ledger():
+    out = lab_exec("registry", "cat", LEDGER, check=False)
+    return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+def served_versions(n=20):
+    seen = {}
+    for _request in range(n):
+        with urllib.request.urlopen(LB, timeout=5) as response:
+            version = response.headers["X-Served-Version"]
+            seen[version] = seen.get(version, 0) + 1
+    return seen
+
+
+def containers():
+    return {n: lab_exec(n, "docker", "ps", "--format", "{{.Names}} {{.Image}}").stdout for n in NODES}
+
+
+def latest_report(version):
+    reports = sorted((ROOT / "reports").glob(f"{version}-*/report.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(reports[-1].read_text())
+
+
+class BoundedLoad(threading.Thread):
+    """Requests through the LB on loopback at a bounded rate, for at most max_seconds and max_requests."""
+
+    def __init__(self, rate=10, max_seconds=900, max_requests=20000):
+        super().__init__(daemon=True)
+        self.rate, self.max_seconds, self.max_requests = rate, max_seconds, max_requests
+        self.stop = threading.Event()
+        self.sent, self.failed, self.by_version, self.errors = 0, 0, {}, []
+
+    def run(self):
+        deadline = time.monotonic() + self.max_seconds
+        while not self.stop.is_set() and time.monotonic() < deadline and self.sent < self.max_requests:
+            self.sent += 1
+            try:
+                with urllib.request.urlopen(LB, timeout=10) as response:
+                    version = response.headers["X-Served-Version"]
+                    self.by_version[version] = self.by_version.get(version, 0) + 1
+            except OSError as exc:
+                self.failed += 1
+                self.errors.append(str(exc))
+            time.sleep(1 / self.rate)
+
+
+@pytest.fixture(scope="module")
+def fleet_on_v10(lab, workload_digests):
+    """A fleet whose ledger starts empty, bootstrapped with v1.0."""
+    lab_exec("registry", "rm", "-f", LEDGER, "/var/lib/liveavatar-rollout/rollout.lock")
+    for node in NODES:
+        lab_exec(node, "sh", "-c", "docker rm -f $(docker ps -aq --filter name=liveavatar-) 2>/dev/null; true")
+    run = run_playbook("bootstrap.yml", extravars={"version": "v1.0"})
+    assert run.rc == 0, run.stdout[-4000:]
+    assert served_versions() == {"v1.0": 20}
+    return workload_digests
+
+
+@pytest.mark.parametrize(
+    ("extravars", "message"),
+    [
+        ({"version": "1.1"}, "version '1.1' is not vMAJOR.MINOR[.PATCH]"),
+        ({"version": "v1.1; rm -rf /"}, "is not vMAJOR.MINOR[.PATCH]"),
+        ({"version": "v9.9"}, "no image liveavatar/live-avatar:v9.9"),
+        ({"version": "v1.1", "steps": [50, 5]}, "must be integers in 0-100, strictly increasing"),
+        ({"version": "v1.1", "stages": "1,4"}, "must be a subset of 1,2,3"),
+        ({"version": "v1.1", "bake_time": "soon"}, "must be whole seconds"),
+    ],
+)
+def test_bad_input_is_refused_in_one_line_and_changes_nothing(fleet_on_v10, extravars, message):
+    before_ledger, before_containers = ledger(), containers()
+    run = run_playbook("rollout.yml", extravars=extravars)
+    assert run.rc != 0 and message in run.stdout
+    assert "nothing was changed" in run.stdout
+    assert ledger() == before_ledger and containers() == before_containers
+
+
+def test_a_second_concurrent_rollout_is_refused(fleet_on_v10):
+    holder = json.dumps({"run_id": "other-run", "since": "2026-11-26T00:00:00Z"})
+    lab_exec("registry", "sh", "-c", f"mkdir -p /var/lib/liveavatar-rollout && echo '{holder}' > /var/lib/liveavatar-rollout/rollout.lock")
+    try:
+        before = containers()
+        run = run_playbook("rollout.yml", extravars={"version": "v1.1"})
+        assert run.rc != 0 and "a rollout is already in progress (run other-run since" in run.stdout
+        assert containers() == before
+    finally:
+        lab_exec("registry", "rm", "-f", "/var/lib/liveavatar-rollout/rollout.lock")
+
+
+def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10):
+    load = BoundedLoad()
+    load.start()
+    try:
+        run = run_playbook("rollout.yml", extravars={"version": "v1.1", "bake_time": 20})
+    finally:
+        load.stop.set()
+        load.join(timeout=30)
+    assert run.rc == 0, run.stdout[-6000:]
+    assert load.failed == 0, load.errors[:5]
+    assert load.sent > 100 and set(load.by_version) <= {"v1.0", "v1.1"}
+    assert served_versions() == {"v1.1": 20}
+    state = ledger()
+    assert state["stable"] == {"version": "v1.1", "digest": fleet_on_v10["v1.1"]}
+    assert state["previous_stable"]["version"] == "v1.0"
+    report = latest_report("v1.1")
+    assert report["outcome"] == "promoted"
+    assert {g["name"] for g in report["gates"]} >= {
+        "cli_10_clips",
+        "boundary_vram_peak_gb",
+        "gradio_web_flow",
+        "nccl_all_reduce",
+        "output_quality_ssim",
+        "benchmark",
+        "canary_judge",
+    }
+    assert [s["weight"] for s in report["traffic_steps"]] == [5, 25, 50, 100]
+    for step in report["traffic_steps"]:
+        assert abs(step["observed_canary_share_pct"] - step["weight"]) <= 3, step
+    assert Path(ROOT / "reports").glob("v1.1-*/report.md")
+    tags = subprocess.run(
+        [
+            "curl",
+            "-sI",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            "http://127.0.0.1:15000/v2/liveavatar/live-avatar/manifests/stable",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fleet_on_v10["v1.1"] in tags.stdout
+
+
+def test_v11_to_v12_stops_at_the_first_gate_and_v11_keeps_serving(fleet_on_v10):
+    before = ledger()["stable"]
+    run = run_playbook("rollout.yml", extravars={"version": "v1.2", "bake_time": 20})
+    assert run.rc != 0
+    assert "rollout aborted at stage2 gate output_quality_ssim: video quality below floor: ssim" in run.stdout
+    assert served_versions() == {"v1.1": 20}
+    assert ledger()["stable"] == before
+    report = latest_report("v1.2")
+    assert report["outcome"] == "aborted" and "output_quality_ssim" in report["reason"]
+    failed = [g for g in report["gates"] if not g["passed"]]
+    assert [g["name"] for g in failed] == ["output_quality_ssim"] and failed[0]["value"] < 0.95
+    for node in ("gpu-node-3", "gpu-node-4"):
+        assert "liveavatar-canary" not in containers()[node]
+
+
+def test_v12_with_loosened_stage_gates_is_caught_by_the_canary_judge(fleet_on_v10):
+    loosened = {
+        "version": "v1.2",
+        "bake_time": 20,
+        "rollout_min_ssim": 0.0,
+        "tolerances": {name: {"tolerance_pct": 1000} for name in ("clip_time_s", "vram_peak_gb", "nccl_latency_us")} | {"psnr_db": {"tolerance_pct": 100}},
+    }
+    stable = ledger()["stable"]["version"]
+    run = run_playbook("rollout.yml", extravars=loosened)
+    assert run.rc != 0
+    assert "rollout aborted at stage3 step 5% gate canary_judge" in run.stdout
+    report = latest_report("v1.2")
+    assert report["traffic_steps"][0]["verdict"] == "fail" and len(report["traffic_steps"]) == 1
+    assert served_versions() == {stable: 20}
+    assert ledger()["stable"]["version"] == stable
+    for node in ("gpu-node-3", "gpu-node-4"):
+        assert "liveavatar-canary" not in containers()[node]
