@@ -24,7 +24,7 @@ class PlaybookRun:
         return {host: n for host, n in (self.stats.get("changed") or {}).items() if n}
 
 
-def run_playbook(name, extravars=None, limit=None, envvars=None, timeout=1800):
+def run_playbook(name, extravars=None, limit=None, envvars=None, timeout=1800, cmdline=None):
     """Run playbooks/<name> on the lab inventory; return rc, per-host stats and the whole stdout."""
     # ansible-playbook of the interpreter running the tests, whether or not the venv is on PATH.
     path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
@@ -38,6 +38,7 @@ def run_playbook(name, extravars=None, limit=None, envvars=None, timeout=1800):
             inventory=str(INVENTORY),
             extravars=extravars or {},
             limit=limit,
+            cmdline=cmdline,
             envvars=env,
             quiet=True,
             timeout=timeout,

@@ -113,6 +113,15 @@ def test_a_second_concurrent_rollout_is_refused(fleet_on_v10):
         lab_exec("registry", "rm", "-f", "/var/lib/liveavatar-rollout/rollout.lock")
 
 
+def test_check_mode_prints_the_plan_and_changes_nothing(fleet_on_v10):
+    before_ledger, before_containers = ledger(), containers()
+    run = run_playbook("rollout.yml", extravars={"version": "v1.1"}, cmdline="--check")
+    assert run.rc == 0, run.stdout[-3000:]
+    assert f"release v1.1 ({fleet_on_v10['v1.1']}) against stable v1.0" in run.stdout
+    assert ledger() == before_ledger and containers() == before_containers
+    assert lab_exec("registry", "test", "-e", "/var/lib/liveavatar-rollout/rollout.lock", check=False).returncode != 0
+
+
 def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10):
     load = BoundedLoad()
     load.start()
