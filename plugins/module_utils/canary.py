@@ -82,6 +82,8 @@ def judge_metric(spec, canary, baseline, min_samples=3):
         "p_value": None,
         "shift": None,
         "shift_ci": None,
+        "canary_values": canary_clean,
+        "baseline_values": baseline_clean,
         "canary_median": _median(canary_clean) if canary_clean else None,
         "baseline_median": _median(baseline_clean) if baseline_clean else None,
     }

@@ -147,7 +147,7 @@ reason:
   type: str
   sample: "critical metric p95 latency: regressed (canary median 2.1 vs baseline 1.2, ...)"
 checks:
-  description: Per metric - classification (pass/fail/nodata), p_value, shift, shift_ci, medians, samples, reason.
+  description: Per metric - classification (pass/fail/nodata), p_value, shift, shift_ci, medians, the cleaned samples, reason.
   returned: always
   type: list
   elements: dict

@@ -44,7 +44,7 @@ def containers():
 
 def latest_report(version):
     reports = sorted((ROOT / "reports").glob(f"{version}-*/report.json"), key=lambda p: p.stat().st_mtime)
-    return json.loads(reports[-1].read_text())
+    return json.loads(reports[-1].read_text()) | {"_dir": reports[-1].parent}
 
 
 class BoundedLoad(threading.Thread):
