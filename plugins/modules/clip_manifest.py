@@ -101,28 +101,17 @@ already_quarantined:
 
 import datetime
 import glob
-import hashlib
 import json
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import manifest as mf
+from ansible_collections.liveavatar.rollout.plugins.module_utils.files import sha256_file, write_json_atomically
 
 
 def _digest_of(job_dir):
-    def digest(relative):
-        path = os.path.join(job_dir, relative)
-        if not os.path.isfile(path):
-            return None
-        sha = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                sha.update(block)
-        return sha.hexdigest()
-
-    return digest
+    return lambda relative: sha256_file(os.path.join(job_dir, relative))
 
 
 def _load(module, path):
@@ -134,26 +123,6 @@ def _load(module, path):
         module.fail_json(msg=f"clip_manifest: cannot read {path}: {exc.strerror}")
     except (ValueError, mf.ManifestError) as exc:
         module.fail_json(msg=f"clip_manifest: corrupt manifest {path}: {exc}", manifest=path)
-
-
-def _write_atomically(path, data):
-    """Temp file in the same directory, fsync, rename: a reader never sees half a manifest."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _manifests(root):
@@ -226,7 +195,7 @@ def _quarantine(module):
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 if os.path.exists(source):
                     os.replace(source, target)
-            _write_atomically(plan["manifest_path"], plan["manifest"])
+            write_json_atomically(plan["manifest_path"], plan["manifest"])
         done.append({"job_id": plan["job_id"], "manifest": plan["manifest_path"], "moves": plan["moves"]})
     module.exit_json(changed=bool(done), quarantined=done, already_quarantined=already)
 

@@ -94,11 +94,11 @@ lock:
 import datetime
 import json
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import ledger as lg
+from ansible_collections.liveavatar.rollout.plugins.module_utils.files import write_json_atomically
 
 
 def _now():
@@ -113,21 +113,6 @@ def _read_json(module, path, default):
             return json.load(handle)
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"release_ledger: {path} is unreadable or corrupt: {exc}; restore it from a backup, nothing was changed")
-
-
-def _write_json(path, data):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".ledger.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _lock(module, lock_path, run_id):
@@ -210,7 +195,7 @@ def main():
             module.fail_json(msg=f"release_ledger: {exc}")
         changed = new != current
         if changed and not module.check_mode:
-            _write_json(p["path"], new)
+            write_json_atomically(p["path"], new)
         current = new
     module.exit_json(changed=changed, ledger=current, lock=holder)
 

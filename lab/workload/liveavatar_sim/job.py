@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from . import media, model, render
 from .gpu import GIB, CudaOutOfMemoryError
 from .manifest_schema import ManifestError, resume_point, validate
+from .shared_files import sha256_file, write_json_atomically
 
 log = logging.getLogger("inference_loop")
 
@@ -50,36 +50,13 @@ class JobSpec:
         return "job-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(path, manifest):
-    """Temp file, fsync, rename, fsync the directory: a crash leaves the old or the new manifest."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(manifest, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Atomic: a crash leaves the old or the new manifest, never half of one."""
+    write_json_atomically(str(path), manifest)
 
 
 def _digest_in(job_dir):
-    return lambda relative: sha256_file(job_dir / relative) if (job_dir / relative).is_file() else None
+    return lambda relative: sha256_file(str(job_dir / relative))
 
 
 def run_job(spec, version, pool, profile=None, loaded=False):
@@ -176,4 +153,4 @@ def run_job(spec, version, pool, profile=None, loaded=False):
     }
 
 
-__all__ = ["GIB", "JobSpec", "ManifestError", "run_job", "write_manifest"]
+__all__ = ["GIB", "JobSpec", "ManifestError", "run_job", "sha256_file", "write_manifest"]
