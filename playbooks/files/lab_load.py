@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Lab only: a bounded load through the LB (count and time), counting answers by X-Served-Version."""
 
 import argparse
