@@ -28,7 +28,7 @@ def main():
         path = max(promoted, key=lambda p: p.stat().st_mtime)
     report = json.loads(path.read_text())
     waits = {"stage1_s": args.model_load, "stage2_s": 0.0, "stage3_s": args.bake_time * len(report["traffic_steps"])}
-    print(f"report {path.relative_to(ROOT)} ({report['version']}, {report['outcome']})")
+    print(f"report {path} ({report['version']}, {report['outcome']})")
     print("| stage | wall (s) | configured waits (s) | overhead (s) |")
     print("|---|---|---|---|")
     for stage, wall in sorted(report["timings"].items()):
