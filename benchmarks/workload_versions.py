@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / ".collections"), str(ROOT / "tests" / "integration")]
 
 import imageio.v3 as iio  # noqa: E402
-from workload_inputs import make_inputs  # noqa: E402
+from workload_inputs import cli_in_container, make_inputs  # noqa: E402
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import video  # noqa: E402
 
@@ -28,20 +28,7 @@ VERSIONS = ("v1.0", "v1.1", "v1.2")
 def run_version(version, work, args):
     out = work / version
     out.mkdir()
-    cmd = [
-        "docker",
-        "run",
-        "--rm",
-        "-e",
-        "MODEL_LOAD_SECONDS=0",
-        "-v",
-        f"{work / 'inputs'}:/inputs:ro",
-        "-v",
-        f"{out}:/outputs",
-        f"liveavatar/live-avatar:{version}",
-        "python3",
-        "-m",
-        "liveavatar_sim",
+    cli = [
         "--image",
         "/inputs/ref.png",
         "--audio",
@@ -59,6 +46,7 @@ def run_version(version, work, args):
         "--base_seed",
         "420",
     ]
+    cmd = cli_in_container(f"liveavatar/live-avatar:{version}", out, cli, inputs_dir=work / "inputs")
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     clips = sorted((out / "bench" / "clips").glob("clip_*.mp4"))

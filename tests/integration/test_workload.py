@@ -9,7 +9,7 @@ import time
 import urllib.request
 
 import pytest
-from workload_inputs import make_inputs
+from workload_inputs import cli_in_container, make_inputs
 
 from lab_runner import ROOT
 
@@ -71,19 +71,7 @@ def test_health_ping_and_metrics(workload):
 def test_cli_ten_clips_every_file_matches_the_manifest(workload):
     out = workload["work"] / "out"
     out.mkdir()
-    run = docker(
-        "run",
-        "--rm",
-        "-e",
-        "MODEL_LOAD_SECONDS=0",
-        "-v",
-        f"{workload['work'] / 'inputs'}:/inputs:ro",
-        "-v",
-        f"{out}:/outputs",
-        IMAGE,
-        "python3",
-        "-m",
-        "liveavatar_sim",
+    cli = [
         "--image",
         "/inputs/ref.png",
         "--audio",
@@ -100,8 +88,8 @@ def test_cli_ten_clips_every_file_matches_the_manifest(workload):
         "cli-10",
         "--offload_model",
         "False",
-        check=False,
-    )
+    ]
+    run = docker(*cli_in_container(IMAGE, out, cli, inputs_dir=workload["work"] / "inputs")[1:], check=False)
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout.strip().splitlines()[-1])["clips"] == 10
     check = subprocess.run(
@@ -119,23 +107,8 @@ def test_cli_ten_clips_every_file_matches_the_manifest(workload):
 def test_cli_bad_input_is_one_error_and_no_manifest(workload):
     out = workload["work"] / "bad"
     out.mkdir()
-    run = docker(
-        "run",
-        "--rm",
-        "-v",
-        f"{out}:/outputs",
-        IMAGE,
-        "python3",
-        "-m",
-        "liveavatar_sim",
-        "--image",
-        "/nope.png",
-        "--audio",
-        "/nope.wav",
-        "--job_id",
-        "bad",
-        check=False,
-    )
+    cli = ["--image", "/nope.png", "--audio", "/nope.wav", "--job_id", "bad"]
+    run = docker(*cli_in_container(IMAGE, out, cli, env=())[1:], check=False)
     assert run.returncode == 2
     assert [line for line in run.stderr.splitlines() if line.startswith("[ERROR]")] == [
         next(line for line in run.stderr.splitlines() if "reference image not found: /nope.png" in line)

@@ -1,4 +1,4 @@
-"""Real inputs for the stand-in service: a reference image and a spoken-like WAV (deterministic)."""
+"""Real inputs for the stand-in service (a reference image and a spoken-like WAV, deterministic) and its CLI in a container."""
 
 from __future__ import annotations
 
@@ -22,3 +22,13 @@ def make_inputs(directory):
         wav.setframerate(16000)
         wav.writeframes(samples.tobytes())
     return directory / "ref.png", directory / "voice.wav"
+
+
+def cli_in_container(image, out_dir, cli_args, inputs_dir=None, env=("MODEL_LOAD_SECONDS=0",)):
+    """argv of `docker run` for one CLI job of the stand-in service: inputs read-only at /inputs, output at /outputs."""
+    argv = ["docker", "run", "--rm"]
+    for item in env:
+        argv += ["-e", item]
+    if inputs_dir is not None:
+        argv += ["-v", f"{inputs_dir}:/inputs:ro"]
+    return [*argv, "-v", f"{out_dir}:/outputs", image, "python3", "-m", "liveavatar_sim", *cli_args]

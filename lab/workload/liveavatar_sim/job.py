@@ -8,11 +8,11 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import media, model, render
-from .gpu import GIB, CudaOutOfMemoryError
+from .gpu import CudaOutOfMemoryError
 from .manifest_schema import ManifestError, resume_point, validate
 from .shared_files import sha256_file, write_json_atomically
 
@@ -34,7 +34,6 @@ class JobSpec:
     job_id: str | None = None
     online_decode: bool = True
     num_gpus: int = 1
-    extra: dict = field(default_factory=dict)
 
     def validate(self):
         if self.size not in model.SIZES:
@@ -153,4 +152,4 @@ def run_job(spec, version, pool, profile=None, loaded=False):
     }
 
 
-__all__ = ["GIB", "JobSpec", "ManifestError", "run_job", "sha256_file", "write_manifest"]
+__all__ = ["JobSpec", "ManifestError", "run_job", "sha256_file", "write_manifest"]
