@@ -125,6 +125,27 @@ def compare(baseline_metrics, candidate_metrics, tolerances):
     return {"passed": not failed, "reason": reason, "checks": rows}
 
 
+def clip_time_floor(runs):
+    """Clip time of repeated runs of one version: per clip index the fastest run, averaged over clips.
+
+    Interference on a shared host only ever adds time, so the minimum over repeats is the estimate
+    least moved by it; every run must report the same number of clips.
+    """
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise BenchmarkError("clip_time_floor needs a non-empty list of run summaries")
+    series = []
+    for index, run in enumerate(runs):
+        times = run.get("clip_times_s") if isinstance(run, dict) else None
+        numbers = [_number(t) for t in times] if isinstance(times, (list, tuple)) else []
+        if not numbers or any(n is None or n < 0 for n in numbers):
+            raise BenchmarkError(f"run {index} has no usable clip_times_s ({times!r})")
+        series.append(numbers)
+    if len({len(s) for s in series}) != 1:
+        raise BenchmarkError(f"runs report different clip counts {[len(s) for s in series]}; they are not repeats of one job")
+    per_clip = [min(run[index] for run in series) for index in range(len(series[0]))]
+    return round(sum(per_clip) / len(per_clip), 4)
+
+
 def table(rows):
     """Markdown table of the comparison, for reports."""
     lines = ["| metric | baseline | candidate | limit | delta % | verdict |", "|---|---|---|---|---|---|"]

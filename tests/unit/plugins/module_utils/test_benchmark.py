@@ -86,3 +86,30 @@ def test_bad_tolerances_are_errors(spec, message):
 def test_table_lists_every_metric():
     result = run(dict(BASELINE["metrics"]))
     assert bm.table(result["checks"]).count("\n") == 2 + len(bm.DEFAULT_TOLERANCES) - 1
+
+
+def test_clip_time_floor_takes_the_fastest_run_per_clip_then_averages():
+    runs = [{"clip_times_s": [1.0, 2.0, 3.0]}, {"clip_times_s": [1.5, 1.0, 9.0]}, {"clip_times_s": [0.5, 4.0, 3.5]}]
+    assert bm.clip_time_floor(runs) == round((0.5 + 1.0 + 3.0) / 3, 4)
+
+
+def test_clip_time_floor_ignores_a_burst_that_slows_one_run():
+    quiet = {"clip_times_s": [0.6, 0.6, 0.6]}
+    burst = {"clip_times_s": [0.6, 1.4, 1.2]}
+    assert bm.clip_time_floor([burst, quiet]) == 0.6
+
+
+@pytest.mark.parametrize(
+    "runs, message",
+    [
+        ([], "non-empty"),
+        ([{"clip_times_s": []}], "no usable"),
+        ([{"clip_times_s": [1.0, "x"]}], "no usable"),
+        ([{"clip_times_s": [1.0, -1]}], "no usable"),
+        (["not a dict"], "no usable"),
+        ([{"clip_times_s": [1.0]}, {"clip_times_s": [1.0, 2.0]}], "different clip counts"),
+    ],
+)
+def test_clip_time_floor_refuses_runs_that_are_not_repeats(runs, message):
+    with pytest.raises(bm.BenchmarkError, match=message):
+        bm.clip_time_floor(runs)
