@@ -106,3 +106,65 @@ def set_baseline(ledger, version, metrics):
     new = copy.deepcopy(validate(ledger))
     new["baselines"][version] = {"version": version, "metrics": metrics}
     return new
+
+
+def known_versions(ledger):
+    """Every version the fleet ran as stable, with its digest: a rollback may only go to one of these."""
+    known = {}
+    for key in ("previous_stable", "stable"):
+        entry = ledger.get(key)
+        if entry:
+            known[entry["version"]] = entry["digest"]
+    for release in ledger["releases"]:
+        if release.get("status") == "promoted":
+            known.setdefault(release["version"], release["digest"])
+    last = ledger.get("last_rollback") or {}
+    if last.get("to"):
+        known.setdefault(last["to"], last.get("digest"))
+    return known
+
+
+def plan_rollback(ledger, to_version=None, candidate_running=False):
+    """Target of a rollback and the versions it rolls back.
+
+    Without to_version: a release in progress (or candidate containers) goes back to stable; a repeated
+    rollback re-converges on the version the last one chose; otherwise the previous stable version.
+    """
+    validate(ledger)
+    stable = ledger.get("stable")
+    open_releases = [r for r in ledger["releases"] if r.get("status") == "in_progress"]
+    known = known_versions(ledger)
+    if to_version:
+        if to_version not in known or not known[to_version]:
+            listed = ", ".join(sorted(known)) or "none"
+            raise LedgerError(f"to_version {to_version} has no ledger entry (versions the fleet ran as stable: {listed})")
+        target = {"version": to_version, "digest": known[to_version]}
+    elif stable is None:
+        raise LedgerError("the ledger has no stable version: nothing to roll back to (run playbooks/bootstrap.yml first)")
+    elif candidate_running or open_releases or (ledger.get("last_rollback") or {}).get("to") == stable["version"]:
+        target = dict(stable)
+    elif ledger.get("previous_stable"):
+        target = dict(ledger["previous_stable"])
+    else:
+        raise LedgerError(f"the ledger has no version before {stable['version']}; give -e to_version=<version>")
+    bad = sorted({r["version"] for r in open_releases} | ({stable["version"]} if stable else set()) - {target["version"]})
+    return {"target": target, "bad_versions": bad, "open_runs": [r["run_id"] for r in open_releases]}
+
+
+def rollback(ledger, version, digest, bad_versions, now, reason=""):
+    """Record a rollback: open releases closed as rolled_back, stable set to the target; repeating it changes nothing."""
+    _check(version, digest)
+    new = copy.deepcopy(validate(ledger))
+    for release in new["releases"]:
+        if release.get("status") == "in_progress":
+            release.update(status="rolled_back", ended=now, reason=reason or f"rolled back to {version}")
+    stable = new.get("stable")
+    if not stable or (stable["version"], stable["digest"]) != (version, digest):
+        # The rolled-back version must not become the default target of the next rollback.
+        new["previous_stable"] = None
+        new["stable"] = {"version": version, "digest": digest}
+    last = {"to": version, "digest": digest, "from": sorted(set(bad_versions))}
+    previous = {k: v for k, v in (new.get("last_rollback") or {}).items() if k != "at"}
+    if previous != last or new != ledger:
+        new["last_rollback"] = dict(last, at=now)
+    return new

@@ -13,6 +13,8 @@ description:
     controller (AWX runs in throw-away containers). Writes are atomic (temp file, fsync, rename).
   - O(action=lock) takes the rollout lock with an exclusive create; a second concurrent run fails
     with the holder's run id and start time.
+  - O(action=plan_rollback) picks a rollback's target (read only); O(action=rollback) records it, closes
+    every open release as rolled_back and removes the rollout lock.
 options:
   path:
     description: Ledger file.
@@ -25,13 +27,15 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [get, lock, unlock, start, record, close, set_stable, set_baseline]
+    choices: [get, lock, unlock, start, record, close, set_stable, set_baseline, plan_rollback, rollback]
     default: get
   run_id:
     description: Identifier of this run (lock holder, release key).
     type: str
   version:
-    description: Version (start, set_stable, set_baseline).
+    description:
+      - Version (start, set_stable, set_baseline, rollback).
+      - For O(action=plan_rollback), the operator's C(to_version); empty picks the default target.
     type: str
   digest:
     description: Image digest (start, set_stable).
@@ -48,7 +52,9 @@ options:
     type: str
     default: ""
   data:
-    description: Event (record) or metrics (set_baseline).
+    description:
+      - Event (record) or metrics (set_baseline).
+      - For O(action=plan_rollback), C(candidate_running) (bool); for O(action=rollback), C(bad_versions) (list).
     type: dict
 attributes:
   check_mode:
@@ -84,6 +90,11 @@ ledger:
   returned: always
   type: dict
   sample: {"stable": {"version": "v1.1", "digest": "sha256:..."}, "previous_stable": null, "releases": [], "baselines": {}}
+plan:
+  description: Target version and digest, the versions rolled back and the open runs (O(action=plan_rollback)).
+  returned: when action is plan_rollback
+  type: dict
+  sample: {"target": {"version": "v1.0", "digest": "sha256:..."}, "bad_versions": ["v1.1"], "open_runs": []}
 lock:
   description: The lock's holder (run_id, since), or null.
   returned: always
@@ -142,7 +153,11 @@ def main():
         argument_spec={
             "path": {"type": "path", "default": "/var/lib/liveavatar-rollout/ledger.json"},
             "lock_path": {"type": "path", "default": "/var/lib/liveavatar-rollout/rollout.lock"},
-            "action": {"type": "str", "default": "get", "choices": ["get", "lock", "unlock", "start", "record", "close", "set_stable", "set_baseline"]},
+            "action": {
+                "type": "str",
+                "default": "get",
+                "choices": ["get", "lock", "unlock", "start", "record", "close", "set_stable", "set_baseline", "plan_rollback", "rollback"],
+            },
             "run_id": {"type": "str"},
             "version": {"type": "str"},
             "digest": {"type": "str"},
@@ -159,6 +174,7 @@ def main():
             ("action", "close", ("run_id", "status")),
             ("action", "set_stable", ("version", "digest")),
             ("action", "set_baseline", ("version", "data")),
+            ("action", "rollback", ("version", "digest")),
         ],
         supports_check_mode=True,
     )
@@ -179,6 +195,13 @@ def main():
             if not module.check_mode:
                 os.unlink(p["lock_path"])
             holder = None
+    elif action == "plan_rollback":
+        data = p["data"] or {}
+        try:
+            plan = lg.plan_rollback(current, p["version"] or None, bool(data.get("candidate_running")))
+        except lg.LedgerError as exc:
+            module.fail_json(msg=f"rollback: {exc}")
+        module.exit_json(changed=False, ledger=current, lock=holder, plan=plan)
     elif action != "get":
         try:
             if action == "start":
@@ -187,6 +210,9 @@ def main():
                 new = lg.record(current, p["run_id"], p["data"], _now())
             elif action == "close":
                 new = lg.close(current, p["run_id"], p["status"], _now(), p["reason"])
+            elif action == "rollback":
+                bad = (p["data"] or {}).get("bad_versions") or []
+                new = lg.rollback(current, p["version"], p["digest"], bad, _now(), p["reason"])
             elif action == "set_stable":
                 new = lg.set_stable(current, p["version"], p["digest"])
             else:
@@ -197,6 +223,12 @@ def main():
         if changed and not module.check_mode:
             write_json_atomically(p["path"], new)
         current = new
+        if action == "rollback" and holder is not None:
+            # Every open release is closed now: a lock left by a dead or aborted rollout is stale.
+            changed = True
+            if not module.check_mode:
+                os.unlink(p["lock_path"])
+            holder = None
     module.exit_json(changed=changed, ledger=current, lock=holder)
 
 

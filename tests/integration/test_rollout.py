@@ -3,7 +3,9 @@ and a bounded load on the LB's loopback port during the whole release."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -18,6 +20,7 @@ from test_lab import LAB
 LB = "http://127.0.0.1:18080/api/ping"
 NODES = ["gpu-node-1", "gpu-node-2", "gpu-node-3", "gpu-node-4"]
 LEDGER = "/var/lib/liveavatar-rollout/ledger.json"
+CONFIG_REPO = ROOT / ".lab-state" / "release-config"
 
 
 def lab_exec(host, *argv, check=True):
@@ -27,6 +30,38 @@ def lab_exec(host, *argv, check=True):
 def ledger():
     out = lab_exec("registry", "cat", LEDGER, check=False)
     return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+def config_tree(version):
+    """SHA-256 of every file of release/<version>, by relative path, from the lab's configuration repo."""
+    listing = subprocess.run(
+        ["git", "-C", str(CONFIG_REPO), "ls-tree", "-r", "--name-only", f"release/{version}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    tree = {}
+    for name in listing:
+        blob = subprocess.run(["git", "-C", str(CONFIG_REPO), "show", f"release/{version}:{name}"], capture_output=True, check=True).stdout
+        tree[name] = hashlib.sha256(blob).hexdigest()
+    return tree
+
+
+def host_config(host):
+    """SHA-256 of every file under /srv/liveavatar/config/<version>/ on a host, by version and relative path."""
+    out = lab_exec(host, "sh", "-c", "cd /srv/liveavatar/config 2>/dev/null && find . -type f -exec sha256sum {} + || true").stdout
+    trees = {}
+    for line in out.splitlines():
+        digest, path = line.split(maxsplit=1)
+        version, name = path[2:].split("/", 1)
+        trees.setdefault(version, {})[name] = digest
+    return trees
+
+
+def commit_config_change(message):
+    """A new commit in the lab's configuration repo: the next release's tag differs from the last one's."""
+    script = CONFIG_REPO / "run_4gpu_tpp.sh"
+    script.write_text(script.read_text().replace("set -euo pipefail\n", f"set -euo pipefail\n# {message}\n", 1))
+    (CONFIG_REPO / "fleet-notes.txt").write_text(f"{message}\n")
+    subprocess.run(["git", "-C", str(CONFIG_REPO), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(CONFIG_REPO), "-c", "user.name=test", "-c", "user.email=test@lab.invalid", "commit", "-qm", message], check=True)
 
 
 def served_versions(n=20):
@@ -45,6 +80,30 @@ def containers():
 def latest_report(version):
     reports = sorted((ROOT / "reports").glob(f"{version}-*/report.json"), key=lambda p: p.stat().st_mtime)
     return json.loads(reports[-1].read_text()) | {"_dir": reports[-1].parent}
+
+
+def assert_rolled_back_to(version, bad_version):
+    """Every server answers with version, hosts hold exactly release/<version>'s configuration, and the jobs
+    bad_version wrote are quarantined with their clips intact (checksums as in the manifest)."""
+    assert served_versions() == {version: 20}
+    expected = config_tree(version)
+    for node in ("gpu-node-3", "gpu-node-4"):
+        assert host_config(node) == {version: expected}, node
+    for node in NODES:
+        assert bad_version not in host_config(node), node
+    report = latest_report(f"rollback-{version}")
+    assert bad_version in report["rolled_back_versions"] and report["to"]["version"] == version
+    jobs = report["quarantined_jobs"]
+    assert jobs, "the rolled-back version wrote stage jobs; they must be quarantined"
+    for job in jobs:
+        manifest = json.loads(lab_exec(job["host"], "cat", job["manifest"]).stdout)
+        assert manifest["status"] == "quarantined" and manifest["quarantine"]["version"] == bad_version
+        job_dir = job["manifest"].rsplit("/", 1)[0]
+        for clip in manifest["clips"]:
+            assert clip["path"].startswith(f"quarantine/{bad_version}/")
+            digest = lab_exec(job["host"], "sha256sum", f"{job_dir}/{clip['path']}").stdout.split()[0]
+            assert digest == clip["sha256"], clip
+    return report
 
 
 class BoundedLoad(threading.Thread):
@@ -72,13 +131,16 @@ class BoundedLoad(threading.Thread):
 
 @pytest.fixture(scope="module")
 def fleet_on_v10(lab, workload_digests):
-    """A fleet whose ledger starts empty, bootstrapped with v1.0."""
+    """A fleet whose ledger and configuration repo start empty, bootstrapped with v1.0; the configuration then
+    changes, so release/v1.1 differs from release/v1.0."""
     lab_exec("registry", "rm", "-f", LEDGER, "/var/lib/liveavatar-rollout/rollout.lock")
+    shutil.rmtree(CONFIG_REPO, ignore_errors=True)
     for node in NODES:
         lab_exec(node, "sh", "-c", "docker rm -f $(docker ps -aq --filter name=liveavatar-) 2>/dev/null; true")
     run = run_playbook("bootstrap.yml", extravars={"version": "v1.0"})
     assert run.rc == 0, run.stdout[-4000:]
     assert served_versions() == {"v1.0": 20}
+    commit_config_change("fleet: NCCL settings reviewed after v1.0")
     return workload_digests
 
 
@@ -180,6 +242,10 @@ def test_v11_to_v12_stops_at_the_first_gate_and_v11_keeps_serving(fleet_on_v10):
     assert [g["name"] for g in failed] == ["output_quality_ssim"] and failed[0]["value"] < 0.95
     for node in ("gpu-node-3", "gpu-node-4"):
         assert "liveavatar-canary" not in containers()[node]
+    rollback = assert_rolled_back_to("v1.1", "v1.2")
+    assert rollback["trigger"].startswith("rollout abort: rollout aborted at stage2 gate output_quality_ssim")
+    release = [r for r in ledger()["releases"] if r["version"] == "v1.2"][-1]
+    assert release["status"] == "rolled_back" and "output_quality_ssim" in release["reason"]
 
 
 def test_v12_with_loosened_stage_gates_is_caught_by_the_canary_judge(fleet_on_v10):

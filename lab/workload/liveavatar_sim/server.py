@@ -41,6 +41,7 @@ def _load():
     try:
         seconds = model.load(pool, len(pool.gpus), os.environ.get("OFFLOAD_MODEL", "false").lower() == "true")
         LOAD_SECONDS.labels(**LABELS).set(seconds)
+        state["load_seconds"] = round(seconds, 3)
         state["ready"] = True
         READY.labels(**LABELS).set(1)
         log.info("Model ready after %.2fs, serving %s as %s", seconds, VERSION, TRACK)
@@ -101,7 +102,8 @@ def build_app():
     @api.get("/health")
     def health():
         if state["ready"]:
-            return JSONResponse({"status": "ready", "version": VERSION}, headers={"X-Served-Version": VERSION})
+            body = {"status": "ready", "version": VERSION, "model_load_s": state.get("load_seconds")}
+            return JSONResponse(body, headers={"X-Served-Version": VERSION})
         return JSONResponse({"status": "loading", "version": VERSION, "error": state["error"]}, status_code=503)
 
     @api.get("/metrics")

@@ -71,3 +71,64 @@ def test_refused_transitions(call, message):
 def test_baselines_are_kept_per_version():
     ledger = lg.set_baseline(lg.empty(), "v1.0", {"clip_time_s": 1.0})
     assert json.loads(json.dumps(ledger))["baselines"]["v1.0"]["metrics"] == {"clip_time_s": 1.0}
+
+
+D3 = "sha256:" + "3" * 64
+
+
+def promoted_ledger():
+    led = lg.set_stable(lg.empty(), "v1.0", D1)
+    led = lg.start(led, "r1", "v1.1", D2, "t1", baseline="v1.0")
+    return lg.close(led, "r1", "promoted", "t2")
+
+
+def test_plan_rollback_of_a_promoted_release_goes_to_the_previous_stable():
+    plan = lg.plan_rollback(promoted_ledger())
+    assert plan["target"] == {"version": "v1.0", "digest": D1} and plan["bad_versions"] == ["v1.1"]
+
+
+def test_plan_rollback_during_a_release_goes_back_to_stable():
+    led = lg.start(promoted_ledger(), "r2", "v1.2", D3, "t3", baseline="v1.1")
+    plan = lg.plan_rollback(led)
+    assert plan["target"]["version"] == "v1.1" and plan["bad_versions"] == ["v1.2"] and plan["open_runs"] == ["r2"]
+    assert lg.plan_rollback(promoted_ledger(), candidate_running=True)["target"]["version"] == "v1.1"
+
+
+def test_a_repeated_rollback_converges_and_never_rolls_forward():
+    led = lg.rollback(promoted_ledger(), "v1.0", D1, ["v1.1"], "t3")
+    assert led["stable"]["version"] == "v1.0" and led["previous_stable"] is None
+    assert lg.plan_rollback(led)["target"]["version"] == "v1.0"
+    assert lg.rollback(led, "v1.0", D1, ["v1.1"], "t4") == led, "the same rollback again changes nothing"
+
+
+def test_rollback_closes_open_releases_as_rolled_back():
+    led = lg.start(promoted_ledger(), "r2", "v1.2", D3, "t3")
+    after = lg.rollback(led, "v1.1", D2, ["v1.2"], "t4")
+    assert lg.find(after, "r2")["status"] == "rolled_back" and after["stable"]["version"] == "v1.1"
+    assert after["previous_stable"]["version"] == "v1.0", "stable did not change, so neither does its predecessor"
+
+
+@pytest.mark.parametrize(
+    ("led", "to_version", "message"),
+    [
+        (promoted_ledger(), "v0.9", "to_version v0.9 has no ledger entry (versions the fleet ran as stable: v1.0, v1.1)"),
+        (lg.empty(), None, "the ledger has no stable version"),
+        (lg.set_stable(lg.empty(), "v1.0", D1), None, "no version before v1.0; give -e to_version"),
+    ],
+)
+def test_plan_rollback_refuses_an_unknown_target(led, to_version, message):
+    with pytest.raises(lg.LedgerError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        lg.plan_rollback(led, to_version)
+
+
+def test_rollback_action_records_it_and_removes_a_stale_lock(capsys, tmp_path):
+    (tmp_path / "ledger.json").write_text(json.dumps(promoted_ledger()))
+    run_module(release_ledger.main, args(tmp_path, action="lock", run_id="dead-run"), capsys)
+    plan, code = run_module(release_ledger.main, args(tmp_path, action="plan_rollback", data={"candidate_running": False}), capsys)
+    assert code == 0 and not plan["changed"] and plan["plan"]["target"]["version"] == "v1.0"
+    done, code = run_module(release_ledger.main, args(tmp_path, action="rollback", version="v1.0", digest=D1, data={"bad_versions": ["v1.1"]}), capsys)
+    assert code == 0 and done["changed"] and done["lock"] is None and not (tmp_path / "rollout.lock").exists()
+    again, _code = run_module(release_ledger.main, args(tmp_path, action="rollback", version="v1.0", digest=D1, data={"bad_versions": ["v1.1"]}), capsys)
+    assert again["changed"] is False
+    refused, code = run_module(release_ledger.main, args(tmp_path, action="plan_rollback", version="v7.0"), capsys)
+    assert code == 1 and refused["msg"].startswith("rollback: to_version v7.0 has no ledger entry")

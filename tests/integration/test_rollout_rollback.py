@@ -1,0 +1,191 @@
+"""rollback.yml over the lab: bad input (traffic off first, then one line), a manual rollback from a promoted
+v1.1 to v1.0 under load, its idempotence, and a rollback killed with SIGKILL during step 2 and run again.
+Runs after test_rollout.py (the fleet is then on v1.1 promoted over v1.0); sets that state up itself otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lab_runner import INVENTORY, ROOT, run_playbook
+from test_rollout import (
+    CONFIG_REPO,
+    LEDGER,
+    NODES,
+    BoundedLoad,
+    assert_rolled_back_to,
+    commit_config_change,
+    containers,
+    lab_exec,
+    ledger,
+    served_versions,
+)
+
+SOCKET = "/run/haproxy/admin.sock"
+
+
+def lb_api(command):
+    return lab_exec("lb", "sh", "-c", f"echo '{command}' | socat stdio unix-connect:{SOCKET}").stdout
+
+
+def weight(server):
+    return int(lb_api(f"get weight liveavatar/{server}").split()[0])
+
+
+def backend_errors():
+    """Connection errors, retries and redispatches of the backend's servers: a request sent to a stopped server
+    shows up in one of them, even when HAProxy then saves it on another server."""
+    totals = {}
+    for line in lb_api("show stat").splitlines():
+        fields = line.split(",")
+        if line.startswith("#"):
+            header = [f.strip("# ") for f in fields]
+            continue
+        row = dict(zip(header, fields, strict=False))
+        if row.get("pxname") == "liveavatar" and row.get("svname") not in ("FRONTEND", "BACKEND"):
+            totals[row["svname"]] = sum(int(row[k] or 0) for k in ("econ", "wretr", "wredis"))
+    return totals
+
+
+@pytest.fixture(scope="module")
+def fleet_on_v11(lab, workload_digests):
+    """v1.1 promoted over v1.0, configuration changed in between (left so by test_rollout.py, else made here)."""
+    state = ledger() or {}
+    if (state.get("stable") or {}).get("version") != "v1.1" or (state.get("previous_stable") or {}).get("version") != "v1.0":
+        lab_exec("registry", "rm", "-f", LEDGER, "/var/lib/liveavatar-rollout/rollout.lock")
+        subprocess.run(["rm", "-rf", str(CONFIG_REPO)], check=True)
+        assert run_playbook("bootstrap.yml", extravars={"version": "v1.0"}).rc == 0
+        commit_config_change("fleet: NCCL settings reviewed after v1.0")
+        run = run_playbook("rollout.yml", extravars={"version": "v1.1", "bake_time": 10})
+        assert run.rc == 0, run.stdout[-4000:]
+    assert served_versions() == {"v1.1": 20}
+    return workload_digests
+
+
+def with_broken_input(kind, digests):
+    """Set up one kind of bad input; return (extravars, expected message, undo)."""
+    if kind == "unknown to_version":
+        return {"to_version": "v0.9"}, "rollback: to_version v0.9 has no ledger entry", lambda: None
+    if kind == "malformed to_version":
+        return {"to_version": "1.0; reboot"}, "rollback: to_version '1.0; reboot' is not vMAJOR.MINOR[.PATCH]", lambda: None
+    if kind == "no image":
+        saved = lab_exec("registry", "cat", LEDGER).stdout
+        state = json.loads(saved)
+        state["releases"].append({"run_id": "test-ghost", "version": "v0.8", "digest": "sha256:" + "0" * 64, "status": "promoted", "events": []})
+        lab_exec("registry", "sh", "-c", f"cat > {LEDGER} <<'EOF'\n{json.dumps(state)}\nEOF")
+        return (
+            {"to_version": "v0.8"},
+            "rollback: no image liveavatar/live-avatar@sha256:0000",
+            lambda: lab_exec("registry", "sh", "-c", f"cat > {LEDGER} <<'EOF'\n{saved}EOF"),
+        )
+    if kind == "missing config tag":
+        git = ["git", "-C", str(CONFIG_REPO)]
+        commit = subprocess.run([*git, "rev-parse", "release/v1.0^{commit}"], capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run([*git, "tag", "-d", "release/v1.0"], capture_output=True, check=True)
+        restore = [*git, "-c", "user.name=test", "-c", "user.email=test@lab.invalid", "tag", "-a", "release/v1.0", "-m", "restored", commit]
+        return {"to_version": "v1.0"}, "rollback: no tag release/v1.0 in", lambda: subprocess.run(restore, check=True)
+    corrupt = "/srv/liveavatar/output/v1.1/test-corrupt-job"
+    lab_exec("gpu-node-1", "sh", "-c", f"mkdir -p {corrupt} && echo '{{\"job_id\": ' > {corrupt}/manifest.json")
+    return (
+        {},
+        "clip_manifest: corrupt manifest /srv/liveavatar/output/v1.1/test-corrupt-job/manifest.json",
+        lambda: lab_exec("gpu-node-1", "rm", "-rf", corrupt),
+    )
+
+
+@pytest.mark.parametrize("kind", ["unknown to_version", "malformed to_version", "no image", "missing config tag", "corrupt manifest"])
+def test_bad_input_takes_traffic_off_the_candidate_then_stops_in_one_line(fleet_on_v11, kind):
+    lb_api("set weight liveavatar/gpu-node-3-canary 10")
+    extravars, message, undo = with_broken_input(kind, fleet_on_v11)
+    try:
+        before_ledger, before_containers = ledger(), containers()
+        before_files = lab_exec("gpu-node-1", "sh", "-c", "find /srv/liveavatar/output -type f | sort").stdout
+        run = run_playbook("rollback.yml", extravars=extravars)
+        assert run.rc != 0 and message in run.stdout, run.stdout[-3000:]
+        assert weight("gpu-node-3-canary") == 0, "traffic comes off the candidate before the input is checked"
+        assert ledger() == before_ledger and containers() == before_containers
+        assert lab_exec("gpu-node-1", "sh", "-c", "find /srv/liveavatar/output -type f | sort").stdout == before_files, "nothing moved"
+    finally:
+        undo()
+
+
+def test_manual_rollback_from_promoted_v11_to_v10_under_load(fleet_on_v11):
+    errors_before = backend_errors()
+    load = BoundedLoad(max_seconds=300)
+    load.start()
+    try:
+        run = run_playbook("rollback.yml")
+    finally:
+        load.stop.set()
+        load.join(timeout=30)
+    assert run.rc == 0, run.stdout[-6000:]
+    assert load.failed == 0, load.errors[:5]
+    assert load.sent > 20 and set(load.by_version) <= {"v1.0", "v1.1"}
+    assert backend_errors() == errors_before, "no request was sent to a stopped server"
+    report = assert_rolled_back_to("v1.0", "v1.1")
+    assert report["trigger"] == "operator" and report["to"]["digest"] == fleet_on_v11["v1.0"]
+    assert all(node["replaced"] and float(node["model_load_s"]) > 0 for node in report["nodes"])
+    state = ledger()
+    assert state["stable"] == {"version": "v1.0", "digest": fleet_on_v11["v1.0"]} and state["last_rollback"]["from"] == ["v1.1"]
+    alerts = json.loads(subprocess.run(["curl", "-s", "http://127.0.0.1:19093/api/v2/alerts"], capture_output=True, text=True, check=True).stdout)
+    quarantine = [a for a in alerts if a["labels"]["alertname"] == "LiveAvatarJobsQuarantined" and a["labels"]["version"] == "v1.1"]
+    assert quarantine and all(job["job_id"] in quarantine[0]["annotations"]["jobs"] for job in report["quarantined_jobs"])
+    tag = subprocess.run(
+        [
+            "curl",
+            "-sI",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            "http://127.0.0.1:15000/v2/liveavatar/live-avatar/manifests/stable",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fleet_on_v11["v1.0"] in tag.stdout
+
+
+def test_a_second_rollback_changes_nothing_on_the_fleet(fleet_on_v11):
+    run = run_playbook("rollback.yml")
+    assert run.rc == 0, run.stdout[-4000:]
+    assert set(run.changed_hosts()) <= {"localhost"}, run.changed_hosts()
+    assert "rolling back nothing (re-converging)" in run.stdout or "rolling back v1.1" not in run.stdout
+    assert served_versions() == {"v1.0": 20}
+
+
+def test_rollback_killed_during_capacity_step_then_rerun_completes(fleet_on_v11):
+    """SIGKILL of ansible-playbook while a node is being replaced, then the same command again (to v1.1 this time)."""
+    errors_before = backend_errors()
+    load = BoundedLoad(max_seconds=400)
+    load.start()
+    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(INVENTORY), "playbooks/rollback.yml", "-e", "to_version=v1.1"]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1")
+    try:
+        first = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        deadline, seen = time.monotonic() + 300, []
+        for line in first.stdout:
+            seen.append(line)
+            if "Rollback | Run the target image as the stable track" in line or time.monotonic() > deadline:
+                break
+        time.sleep(2)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+        assert any("Rollback | Drain this node's stable server" in line for line in seen), "".join(seen[-40:])
+        run = run_playbook("rollback.yml", extravars={"to_version": "v1.1"})
+    finally:
+        load.stop.set()
+        load.join(timeout=30)
+    assert run.rc == 0, run.stdout[-6000:]
+    assert load.failed == 0, load.errors[:5]
+    assert backend_errors() == errors_before, "no request was sent to a stopped server"
+    assert served_versions() == {"v1.1": 20}
+    for node in ("gpu-node-3", "gpu-node-4"):
+        assert weight(f"{node}-stable") == 100 and weight(f"{node}-canary") == 0
+        assert "liveavatar-stable" in containers()[node]
+    assert set(NODES) >= {job["host"] for job in assert_rolled_back_to("v1.1", "v1.0")["quarantined_jobs"]}
