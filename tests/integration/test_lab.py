@@ -7,6 +7,7 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
 import yaml
 
 from lab_runner import ROOT, run_playbook
@@ -89,6 +90,35 @@ def test_second_provision_changes_nothing(lab):
     assert again.rc == 0, again.stdout[-4000:]
     assert again.changed_hosts() == {}, f"not idempotent: {again.changed_hosts()}"
     assert set(again.stats["ok"]) == set(GPU_NODES) | {"registry", "lb", "monitor"}
+
+
+def live_rule_groups():
+    return sorted(g["name"] for g in json.loads(get(loopback("monitor", 9090) + "/api/v1/rules")[1])["data"]["groups"])
+
+
+def test_live_avatar_rules_are_loaded_after_their_unit_tests(lab):
+    assert {"liveavatar_recording", "liveavatar_alerts", "scrape_health"} <= set(live_rule_groups())
+    tested = docker("exec", f"{LAB['lab_name']}-monitor", "sh", "-c", "cd /etc/prometheus/staging/rule_tests && promtool test rules liveavatar_test.yml")
+    assert "SUCCESS" in tested.stdout
+
+
+@pytest.mark.parametrize(
+    ("extravars", "message"),
+    [
+        ({"prometheus_extra_rule_files": ["{rules}"]}, "promtool check rules"),
+        ({"prometheus_gpu_memory_high_percent": 150}, "prometheus: alert thresholds out of range (GPU memory 150%"),
+        ({"prometheus_canary_latency_factor": 0.5}, "prometheus: alert thresholds out of range"),
+    ],
+)
+def test_bad_rules_stop_the_role_and_prometheus_keeps_its_rules(lab, tmp_path, extravars, message):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("groups:\n  - name: broken\n    rules:\n      - alert: Broken\n        expr: rate(up[5m] > \n")
+    extravars = {k: [str(broken)] if v == ["{rules}"] else v for k, v in extravars.items()}
+    before = live_rule_groups()
+    run = run_playbook("provision.yml", limit="monitoring", extravars=extravars)
+    assert run.rc != 0 and message in run.stdout, run.stdout[-3000:]
+    assert live_rule_groups() == before
+    assert docker("exec", f"{LAB['lab_name']}-monitor", "test", "-e", "/etc/prometheus/rules/broken.yml", check=False).returncode != 0
 
 
 def test_unknown_host_in_limit_is_refused_in_one_line(lab):

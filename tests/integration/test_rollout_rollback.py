@@ -14,6 +14,7 @@ import time
 import pytest
 
 from lab_runner import INVENTORY, ROOT, run_playbook
+from test_lab import LAB
 from test_rollout import (
     CONFIG_REPO,
     LEDGER,
@@ -28,6 +29,10 @@ from test_rollout import (
 )
 
 SOCKET = "/run/haproxy/admin.sock"
+
+
+def lab_write(host, path, content):
+    subprocess.run(["docker", "exec", "-i", f"{LAB['lab_name']}-{host}", "sh", "-c", f"cat > {path}"], input=content, text=True, check=True, timeout=60)
 
 
 def lb_api(command):
@@ -78,11 +83,11 @@ def with_broken_input(kind, digests):
         saved = lab_exec("registry", "cat", LEDGER).stdout
         state = json.loads(saved)
         state["releases"].append({"run_id": "test-ghost", "version": "v0.8", "digest": "sha256:" + "0" * 64, "status": "promoted", "events": []})
-        lab_exec("registry", "sh", "-c", f"cat > {LEDGER} <<'EOF'\n{json.dumps(state)}\nEOF")
+        lab_write("registry", LEDGER, json.dumps(state))
         return (
             {"to_version": "v0.8"},
             "rollback: no image liveavatar/live-avatar@sha256:0000",
-            lambda: lab_exec("registry", "sh", "-c", f"cat > {LEDGER} <<'EOF'\n{saved}EOF"),
+            lambda: lab_write("registry", LEDGER, saved),
         )
     if kind == "missing config tag":
         git = ["git", "-C", str(CONFIG_REPO)]
