@@ -27,10 +27,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "integration")]
+from lab_lb import SOCKET, registry_digest, stat_rows  # noqa: E402
+
 LAB = "liveavatar-lab"
 NODES = ["gpu-node-3", "gpu-node-4"]
 LB_URL = "http://127.0.0.1:18080/api/ping"
-SOCKET = "/run/haproxy/admin.sock"
 BAD = "v1.2"
 
 
@@ -58,33 +60,11 @@ def servers():
                 answering[address] = json.loads(body).get("version")
             except ValueError:
                 answering[address] = None
-    rows, header = {}, []
-    for line in stat.splitlines():
-        fields = line.split(",")
-        if line.startswith("#"):
-            header = [f.strip("# ") for f in fields]
-            continue
-        row = dict(zip(header, fields, strict=False))
-        if row.get("pxname") == "liveavatar" and row.get("svname") not in ("FRONTEND", "BACKEND"):
-            node, track = row["svname"].rsplit("-", 1)
-            rows[row["svname"]] = (row["status"], int(row["weight"] or 0), answering.get(f"{node}:{8000 if track == 'stable' else 8001}"))
+    rows = {}
+    for row in stat_rows(stat):
+        node, track = row["svname"].rsplit("-", 1)
+        rows[row["svname"]] = (row["status"], int(row["weight"] or 0), answering.get(f"{node}:{8000 if track == 'stable' else 8001}"))
     return rows
-
-
-def registry_digest(version):
-    out = subprocess.run(
-        [
-            "curl",
-            "-sI",
-            "-H",
-            "Accept: application/vnd.docker.distribution.manifest.v2+json",
-            f"http://127.0.0.1:15000/v2/liveavatar/live-avatar/manifests/{version}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.lower().startswith("docker-content-digest"))
 
 
 def stable_version():

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from lab_lb import SOCKET, registry_digest, stat_rows
 from lab_runner import INVENTORY, ROOT, run_playbook
 from test_lab import LAB
 from test_rollout import (
@@ -25,10 +26,9 @@ from test_rollout import (
     containers,
     lab_exec,
     ledger,
+    run_under_load,
     served_versions,
 )
-
-SOCKET = "/run/haproxy/admin.sock"
 
 
 def lab_write(host, path, content):
@@ -46,16 +46,7 @@ def weight(server):
 def backend_errors():
     """Connection errors, retries and redispatches of the backend's servers: a request sent to a stopped server
     shows up in one of them, even when HAProxy then saves it on another server."""
-    totals = {}
-    for line in lb_api("show stat").splitlines():
-        fields = line.split(",")
-        if line.startswith("#"):
-            header = [f.strip("# ") for f in fields]
-            continue
-        row = dict(zip(header, fields, strict=False))
-        if row.get("pxname") == "liveavatar" and row.get("svname") not in ("FRONTEND", "BACKEND"):
-            totals[row["svname"]] = sum(int(row[k] or 0) for k in ("econ", "wretr", "wredis"))
-    return totals
+    return {row["svname"]: sum(int(row[k] or 0) for k in ("econ", "wretr", "wredis")) for row in stat_rows(lb_api("show stat"))}
 
 
 @pytest.fixture(scope="module")
@@ -122,13 +113,7 @@ def test_bad_input_takes_traffic_off_the_candidate_then_stops_in_one_line(fleet_
 
 def test_manual_rollback_from_promoted_v11_to_v10_under_load(fleet_on_v11):
     errors_before = backend_errors()
-    load = BoundedLoad(max_seconds=300)
-    load.start()
-    try:
-        run = run_playbook("rollback.yml")
-    finally:
-        load.stop.set()
-        load.join(timeout=30)
+    run, load = run_under_load("rollback.yml", max_seconds=300)
     assert run.rc == 0, run.stdout[-6000:]
     assert load.failed == 0, load.errors[:5]
     assert load.sent > 20 and set(load.by_version) <= {"v1.0", "v1.1"}
@@ -141,19 +126,7 @@ def test_manual_rollback_from_promoted_v11_to_v10_under_load(fleet_on_v11):
     alerts = json.loads(subprocess.run(["curl", "-s", "http://127.0.0.1:19093/api/v2/alerts"], capture_output=True, text=True, check=True).stdout)
     quarantine = [a for a in alerts if a["labels"]["alertname"] == "LiveAvatarJobsQuarantined" and a["labels"]["version"] == "v1.1"]
     assert quarantine and all(job["job_id"] in quarantine[0]["annotations"]["jobs"] for job in report["quarantined_jobs"])
-    tag = subprocess.run(
-        [
-            "curl",
-            "-sI",
-            "-H",
-            "Accept: application/vnd.docker.distribution.manifest.v2+json",
-            "http://127.0.0.1:15000/v2/liveavatar/live-avatar/manifests/stable",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert fleet_on_v11["v1.0"] in tag.stdout
+    assert registry_digest("stable") == fleet_on_v11["v1.0"]
 
 
 def test_a_second_rollback_changes_nothing_on_the_fleet(fleet_on_v11):
