@@ -228,7 +228,8 @@ def main():
             set_up(stable, bad_digest)
             row = measure(name, action, stable["version"], args.rate, args.max_seconds)
             if name == "rollback.yml":
-                row["report_traffic_off_s"] = latest_rollback_report()["timings"]["traffic_off_s"]
+                timings = latest_rollback_report()["timings"]
+                row["report_canary_off_s"], row["report_bad_version_off_s"] = timings["traffic_off_s"], timings.get("bad_version_off_s")
             rows.append({"scenario": scenario} | row)
     # rollback.yml ran last: the fleet is back on the stable version with its configuration, the canary servers at 0.
     out = ROOT / "benchmarks" / "results" / "rollback.json"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # HAProxy runtime API in one place for the rollback's fast paths (one socat call per action, no reload):
-#   lb_runtime.sh SOCKET BACKEND off SERVER...        weight 0 for every SERVER (prints "changed" if any was not 0)
-#   lb_runtime.sh SOCKET BACKEND drain SERVER [SECS]  weight 0, then wait until SERVER has no current session
-#   lb_runtime.sh SOCKET BACKEND weight SERVER W      set SERVER's weight to W (prints "changed" if it differed)
+#   lb_runtime.sh SOCKET BACKEND off [--keep FILE] SERVER...  weight 0 for every SERVER (prints "changed" if any was not 0),
+#                                    except NODE-canary for each NODE listed in FILE (a rollback's targets, see flip)
+#   lb_runtime.sh SOCKET BACKEND flip NODE...          NODE-canary to 100 and NODE-stable to 0, all in one call
+#   lb_runtime.sh SOCKET BACKEND drain SERVER [SECS]   weight 0, then wait until SERVER has no current session
+#   lb_runtime.sh SOCKET BACKEND weight SERVER W       set SERVER's weight to W (prints "changed" if it differed)
 set -euo pipefail
 socket=$1 backend=$2 action=$3
 shift 3
@@ -36,11 +38,36 @@ require_weights() {
 
 case $action in
   off)
-    if weights "$@" | awk '$1 != "0" { found = 1 } END { exit !found }'; then
-      set_weights 0 "$@"
+    keep=()
+    if [[ ${1:-} == --keep ]]; then
+      if [[ -f $2 ]]; then mapfile -t keep < <(awk 'NF { print $1 "-canary" }' "$2"); fi
+      shift 2
+    fi
+    servers=()
+    for server in "$@"; do
+      [[ " ${keep[*]} " == *" ${server} "* ]] || servers+=("$server")
+    done
+    if ((${#servers[@]} == 0)); then exit 0; fi
+    if weights "${servers[@]}" | awk '$1 != "0" { found = 1 } END { exit !found }'; then
+      set_weights 0 "${servers[@]}"
       echo changed
     fi
-    require_weights 0 "$@"
+    require_weights 0 "${servers[@]}"
+    ;;
+  flip)
+    pairs=()
+    for node in "$@"; do pairs+=("${node}-canary" "${node}-stable"); done
+    current=$(weights "${pairs[@]}" | awk '{ printf "%s ", $1 }')
+    if [[ $current != "$(printf '100 0 %.0s' "$@")" ]]; then
+      query=""
+      for node in "$@"; do query+="set weight ${backend}/${node}-canary 100;set weight ${backend}/${node}-stable 0;"; done
+      api "${query%;}" >/dev/null
+      echo changed
+    fi
+    for node in "$@"; do
+      require_weights 100 "${node}-canary"
+      require_weights 0 "${node}-stable"
+    done
     ;;
   drain)
     server=$1 limit=${2:-30}
@@ -68,7 +95,7 @@ case $action in
     require_weights "$weight" "$server"
     ;;
   *)
-    echo "lb_runtime: unknown action ${action} (off, drain, weight)" >&2
+    echo "lb_runtime: unknown action ${action} (off, flip, drain, weight)" >&2
     exit 2
     ;;
 esac

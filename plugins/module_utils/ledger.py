@@ -124,14 +124,18 @@ def known_versions(ledger):
     return known
 
 
-def plan_rollback(ledger, to_version=None, candidate_running=False):
+def plan_rollback(ledger, to_version=None, candidate_running=False, candidate_versions=()):
     """Target of a rollback and the versions it rolls back.
 
-    Without to_version: a release in progress (or candidate containers) goes back to stable; a repeated
-    rollback re-converges on the version the last one chose; otherwise the previous stable version.
+    Without to_version: a release in progress (or candidate containers of a version the fleet never ran as
+    stable) goes back to stable; a repeated rollback re-converges on the version the last one chose;
+    otherwise the previous stable version. A target started beside the bad version by an interrupted
+    rollback runs in the canary slot too, and is not a candidate.
     """
     validate(ledger)
     stable = ledger.get("stable")
+    stable_versions = {entry["version"] for entry in (stable, ledger.get("previous_stable")) if entry}
+    candidate_running = candidate_running or any(v not in stable_versions for v in candidate_versions)
     open_releases = [r for r in ledger["releases"] if r.get("status") == "in_progress"]
     known = known_versions(ledger)
     if to_version:

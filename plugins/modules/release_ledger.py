@@ -54,7 +54,8 @@ options:
   data:
     description:
       - Event (record) or metrics (set_baseline).
-      - For O(action=plan_rollback), C(candidate_running) (bool); for O(action=rollback), C(bad_versions) (list).
+      - For O(action=plan_rollback), C(candidate_versions) (versions in canary and stage containers) or C(candidate_running) (bool);
+        for O(action=rollback), C(bad_versions) (list).
     type: dict
 attributes:
   check_mode:
@@ -198,7 +199,7 @@ def main():
     elif action == "plan_rollback":
         data = p["data"] or {}
         try:
-            plan = lg.plan_rollback(current, p["version"] or None, bool(data.get("candidate_running")))
+            plan = lg.plan_rollback(current, p["version"] or None, bool(data.get("candidate_running")), data.get("candidate_versions") or ())
         except lg.LedgerError as exc:
             module.fail_json(msg=f"rollback: {exc}")
         module.exit_json(changed=False, ledger=current, lock=holder, plan=plan)

@@ -115,6 +115,7 @@ class BoundedLoad(threading.Thread):
         self.rate, self.max_seconds, self.max_requests = rate, max_seconds, max_requests
         self.stop = threading.Event()
         self.sent, self.failed, self.by_version, self.errors = 0, 0, {}, []
+        self.last_at = {}  # version -> wall-clock time of its last response
 
     def run(self):
         deadline = time.monotonic() + self.max_seconds
@@ -124,6 +125,7 @@ class BoundedLoad(threading.Thread):
                 with urllib.request.urlopen(LB, timeout=10) as response:
                     version = response.headers["X-Served-Version"]
                     self.by_version[version] = self.by_version.get(version, 0) + 1
+                    self.last_at[version] = time.time()
             except OSError as exc:
                 self.failed += 1
                 self.errors.append(str(exc))

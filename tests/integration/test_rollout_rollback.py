@@ -4,6 +4,7 @@ Runs after test_rollout.py (the fleet is then on v1.1 promoted over v1.0); sets 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -121,6 +122,9 @@ def test_manual_rollback_from_promoted_v11_to_v10_under_load(fleet_on_v11):
     report = assert_rolled_back_to("v1.0", "v1.1")
     assert report["trigger"] == "operator" and report["to"]["digest"] == fleet_on_v11["v1.0"]
     assert all(node["replaced"] and float(node["model_load_s"]) > 0 for node in report["nodes"])
+    # The targets started beside v1.1 first; one call then took v1.1's traffic, before any node was replaced.
+    switched_at = datetime.datetime.fromisoformat(report["started"].replace("Z", "+00:00")).timestamp() + float(report["timings"]["bad_version_off_s"])
+    assert load.last_at["v1.1"] <= switched_at + 2.0, (load.last_at, switched_at)
     state = ledger()
     assert state["stable"] == {"version": "v1.0", "digest": fleet_on_v11["v1.0"]} and state["last_rollback"]["from"] == ["v1.1"]
     alerts = json.loads(subprocess.run(["curl", "-s", "http://127.0.0.1:19093/api/v2/alerts"], capture_output=True, text=True, check=True).stdout)

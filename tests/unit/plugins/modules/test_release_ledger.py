@@ -132,3 +132,9 @@ def test_rollback_action_records_it_and_removes_a_stale_lock(capsys, tmp_path):
     assert again["changed"] is False
     refused, code = run_module(release_ledger.main, args(tmp_path, action="plan_rollback", version="v7.0"), capsys)
     assert code == 1 and refused["msg"].startswith("rollback: to_version v7.0 has no ledger entry")
+
+
+def test_a_target_started_beside_the_bad_version_is_not_a_candidate():
+    """An interrupted rollback leaves the previous stable version in the canary slot: still roll back to it."""
+    assert lg.plan_rollback(promoted_ledger(), candidate_versions=["v1.0"])["target"]["version"] == "v1.0"
+    assert lg.plan_rollback(promoted_ledger(), candidate_versions=["v1.2"])["target"]["version"] == "v1.1"
