@@ -128,8 +128,8 @@ def plan_rollback(ledger, to_version=None, candidate_running=False, candidate_ve
     """Target of a rollback and the versions it rolls back.
 
     Without to_version: a release in progress (or candidate containers of a version the fleet never ran as
-    stable) goes back to stable; a repeated rollback re-converges on the version the last one chose;
-    otherwise the previous stable version. A target started beside the bad version by an interrupted
+    stable) goes back to stable; otherwise the previous stable version; after a rollback that moved stable
+    (which clears previous_stable), a repeated rollback re-converges on the version that one chose. A target started beside the bad version by an interrupted
     rollback runs in the canary slot too, and is not a candidate.
     """
     validate(ledger)
@@ -145,10 +145,13 @@ def plan_rollback(ledger, to_version=None, candidate_running=False, candidate_ve
         target = {"version": to_version, "digest": known[to_version]}
     elif stable is None:
         raise LedgerError("the ledger has no stable version: nothing to roll back to (run playbooks/bootstrap.yml first)")
-    elif candidate_running or open_releases or (ledger.get("last_rollback") or {}).get("to") == stable["version"]:
+    elif candidate_running or open_releases:
         target = dict(stable)
     elif ledger.get("previous_stable"):
         target = dict(ledger["previous_stable"])
+    elif (ledger.get("last_rollback") or {}).get("to") == stable["version"]:
+        # A rollback that moved stable clears previous_stable: running it again re-converges, never rolls forward.
+        target = dict(stable)
     else:
         raise LedgerError(f"the ledger has no version before {stable['version']}; give -e to_version=<version>")
     bad = sorted({r["version"] for r in open_releases} | ({stable["version"]} if stable else set()) - {target["version"]})

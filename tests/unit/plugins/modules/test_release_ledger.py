@@ -138,3 +138,12 @@ def test_a_target_started_beside_the_bad_version_is_not_a_candidate():
     """An interrupted rollback leaves the previous stable version in the canary slot: still roll back to it."""
     assert lg.plan_rollback(promoted_ledger(), candidate_versions=["v1.0"])["target"]["version"] == "v1.0"
     assert lg.plan_rollback(promoted_ledger(), candidate_versions=["v1.2"])["target"]["version"] == "v1.1"
+
+
+def test_an_aborted_release_does_not_stop_a_later_manual_rollback():
+    """The abort of v1.2 rolls back to stable v1.1 (stable unchanged); a manual rollback afterwards goes to v1.0."""
+    led = lg.start(promoted_ledger(), "r2", "v1.2", D3, "t3")
+    led = lg.rollback(led, "v1.1", D2, ["v1.2"], "t4")
+    assert led["last_rollback"]["to"] == "v1.1" and led["previous_stable"]["version"] == "v1.0"
+    plan = lg.plan_rollback(led)
+    assert plan["target"]["version"] == "v1.0" and plan["bad_versions"] == ["v1.1"]
