@@ -59,7 +59,7 @@ def fleet_on_v11(lab, workload_digests):
         subprocess.run(["rm", "-rf", str(CONFIG_REPO)], check=True)
         assert run_playbook("bootstrap.yml", extravars={"version": "v1.0"}).rc == 0
         commit_config_change("fleet: NCCL settings reviewed after v1.0")
-        run = run_playbook("rollout.yml", extravars={"version": "v1.1", "bake_time": 10})
+        run = run_playbook("rollout.yml", extravars={"version": "v1.1", "bake_time": 20})
         assert run.rc == 0, run.stdout[-4000:]
     assert served_versions() == {"v1.1": 20}
     return workload_digests
