@@ -9,11 +9,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 COLLECTION_LINK := .collections/ansible_collections/liveavatar/rollout
 REQ_STAMP := $(VENV)/.req-$(shell sha256sum requirements.txt | cut -c1-12)
 
-.PHONY: help workload-images venv engine images lab-up provision demo status lab-down lint build unit integration sanity test bench clean
+.PHONY: help workload-images venv engine images lab-up provision demo status lab-down lint build unit molecule integration sanity test bench clean
 
 help:
 	@echo "make demo   # venv, engine, images, lab up, provision, service images, bootstrap v1.0, rollout v1.1, status"
-	@echo "make test   # lint, collection build, unit tests, lab integration tests"
+	@echo "make test   # lint, collection build, sanity, unit tests, molecule scenarios, lab integration tests"
 	@echo "make lab-down  # remove everything labelled as the lab"
 
 $(REQ_STAMP): requirements.txt
@@ -72,10 +72,15 @@ sanity: venv
 	@command -v shellcheck >/dev/null || { [ "$$(id -u)" -ne 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; }
 	scripts/sanity.sh
 
+# The GPU-host roles on the lab's Debian 12 systemd image (extensions/molecule; no GPU here, named in each scenario).
+MOLECULE_SCENARIOS := nvidia_driver_default nvidia_driver_cuda_repo nvidia_container_toolkit_default gpu_isolation_default gpu_isolation_mps
+molecule: venv images
+	for scenario in $(MOLECULE_SCENARIOS); do molecule test -s $$scenario; done
+
 integration: venv images
 	pytest -q -x tests/integration
 
-test: lint build sanity unit integration
+test: lint build sanity unit molecule integration
 
 clean: lab-down
 	rm -rf build reports .pytest_cache .ruff_cache

@@ -74,7 +74,7 @@ def container_settings(
         settings["cpuset_cpus"] = cpuset_cpus
     if cpus:
         if cpus < 0 or cpus > host_cpus:
-            raise IsolationError(f"cpus {cpus} is outside 0-{host_cpus}, this host's CPU count")
+            raise IsolationError(f"cpus {cpus:g} is outside 0-{host_cpus}, this host's CPU count")
         settings["cpus"] = float(cpus)
     if memory:
         if parse_memory(memory) > host_memory_mb * 1024**2:
@@ -87,9 +87,9 @@ def container_settings(
     if cap_method not in CAP_METHODS:
         raise IsolationError(f"GPU-memory cap method '{cap_method}' is not one of {', '.join(CAP_METHODS)}")
     if gpu_memory_cap_gb < 0:
-        raise IsolationError(f"GPU-memory cap {gpu_memory_cap_gb} GB is negative; 0 means no cap")
+        raise IsolationError(f"GPU-memory cap {gpu_memory_cap_gb:g} GB is negative; 0 means no cap")
     if gpu_memory_cap_gb and gpu_memory_gb and gpu_memory_cap_gb > gpu_memory_gb:
-        raise IsolationError(f"GPU-memory cap {gpu_memory_cap_gb} GB is more than the {gpu_memory_gb} GB a GPU of this host has")
+        raise IsolationError(f"GPU-memory cap {gpu_memory_cap_gb:g} GB is more than the {gpu_memory_gb:g} GB a GPU of this host has")
     settings.update(env={}, ipc_mode=None, volumes=[], mps={"enabled": False})
     if gpu_memory_cap_gb and cap_method == "mps":
         # Inside the container the pinned GPUs are numbered from 0, and MPS limits are per client ordinal.

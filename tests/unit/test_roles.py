@@ -28,3 +28,9 @@ def test_main_is_an_index_of_imports_and_role_has_readme(role):
     assert all(set(t) == {"name", "ansible.builtin.import_tasks"} for t in tasks)
     assert [t["ansible.builtin.import_tasks"] for t in tasks][:1] == ["preflight.yml"]
     assert (role / "README.md").is_file(), f"{role.name} has no README.md"
+
+
+def test_make_test_runs_every_molecule_scenario():
+    scenarios = {p.parent.name for p in (ROOT / "extensions/molecule").glob("*/molecule.yml")}
+    listed = next(line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("MOLECULE_SCENARIOS :="))
+    assert set(listed.split(":=", 1)[1].split()) == scenarios

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build a signed flat apt repository of small test packages, a stand-in for a vendor mirror.
 
 NVIDIA's CUDA and container-toolkit repositories are not reachable here; pointing the roles' mirror
