@@ -73,7 +73,7 @@ sanity: venv
 	scripts/sanity.sh
 
 # The GPU-host roles on the lab's Debian 12 systemd image (extensions/molecule; no GPU here, named in each scenario).
-MOLECULE_SCENARIOS := nvidia_driver_default nvidia_driver_cuda_repo nvidia_container_toolkit_default gpu_isolation_default gpu_isolation_mps
+MOLECULE_SCENARIOS := nvidia_driver_default nvidia_driver_cuda_repo nvidia_container_toolkit_default gpu_isolation_default gpu_isolation_mps observability_agents
 molecule: venv images
 	for scenario in $(MOLECULE_SCENARIOS); do molecule test -s $$scenario; done
 

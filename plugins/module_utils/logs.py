@@ -88,3 +88,39 @@ def triage(lines, extra_patterns=None, max_counts=None):
     else:
         reason = f"no error count over its limit in {total} lines"
     return {"passed": not over, "reason": reason, "counts": counts, "first": first, "limits": limits, "lines": total}
+
+
+_NAMED_GROUP_RE = re.compile(r"\(\?P<(\w+)>")
+
+
+def shipper_patterns(patterns=None):
+    """The line format, GPU, size and error patterns as sources without named groups (JavaScript and Python read them alike).
+
+    Filebeat's script processor (ECMAScript 5.1) has no named groups, so the line's fields come back by position:
+    `line_fields` lists them in group order.
+    """
+    return {
+        "line": _NAMED_GROUP_RE.sub("(", LINE_RE.pattern),
+        "line_fields": _NAMED_GROUP_RE.findall(LINE_RE.pattern),
+        "gpu": _GPU_RE.pattern,
+        "size": _SIZE_RE.pattern,
+        "errors": dict(patterns or DEFAULT_PATTERNS),
+        "error_levels": ["ERROR", "CRITICAL", "FATAL"],
+    }
+
+
+def parse_line_positional(line, patterns):
+    """parse_line as the shipper's script does it, from shipper_patterns() sources: the pair is tested to agree."""
+    match = re.match(patterns["line"], line.rstrip("\n"))
+    if not match:
+        return None
+    fields = dict(zip(patterns["line_fields"], match.groups()))  # noqa: B905 - zip(strict=) needs Python 3.10; targets may run 3.8
+    fields["line"] = int(fields["line"])
+    gpu = re.search(patterns["gpu"], fields["message"])
+    size = re.search(patterns["size"], fields["message"])
+    fields["gpu"] = int(gpu.group(1)) if gpu else None
+    fields["size"] = size.group(1) if size else None
+    fields["error_type"] = None
+    if fields["level"] in patterns["error_levels"]:
+        fields["error_type"] = next((name for name, source in patterns["errors"].items() if re.search(source, fields["message"])), None)
+    return fields

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# The collection's module_utils (log patterns) through the link `make venv` makes.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".collections"))
 
 from lab_runner import run_playbook
 

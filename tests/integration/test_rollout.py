@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.liveavatar.rollout.plugins.module_utils.logs import parse_line, parse_line_positional, shipper_patterns
+
 from lab_lb import registry_digest
 from lab_runner import ROOT, run_playbook
 from test_lab import LAB
@@ -226,6 +228,17 @@ def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10):
     assert registry_digest("stable") == fleet_on_v10["v1.1"]
 
 
+def test_the_log_shippers_pattern_splits_every_line_the_running_service_logged(fleet_on_v10):
+    patterns = shipper_patterns()
+    logged = lab_exec("gpu-node-3", "docker", "logs", "liveavatar-stable")
+    lines = [line for line in (logged.stdout + logged.stderr).splitlines() if line.startswith("[")]
+    assert len(lines) >= 3, lines
+    for line in lines:
+        fields = parse_line_positional(line, patterns)
+        assert fields is not None and fields == parse_line(line), line
+    assert any(parse_line(line)["gpu"] is not None and parse_line(line)["size"] for line in lines), "no 'GPU n ... size=' line to split"
+
+
 def test_v11_to_v12_stops_at_the_first_gate_and_v11_keeps_serving(fleet_on_v10):
     before = ledger()["stable"]
     run = run_playbook("rollout.yml", extravars={"version": "v1.2", "bake_time": 20})
@@ -245,10 +258,18 @@ def test_v11_to_v12_stops_at_the_first_gate_and_v11_keeps_serving(fleet_on_v10):
     assert release["status"] == "rolled_back" and "output_quality_ssim" in release["reason"]
 
 
+def received_alerts():
+    """What Alertmanager delivered to the lab's receiver (the WeCom robot bridge's stand-in): (path, alert) pairs."""
+    out = lab_exec("monitor", "curl", "-s", "http://127.0.0.1:9095/received").stdout
+    return [(call["path"], alert) for call in map(json.loads, out.splitlines()) for alert in call["payload"].get("alerts", [])]
+
+
 def test_v12_with_loosened_stage_gates_is_caught_by_the_canary_judge(fleet_on_v10):
+    # 128 px pings make v1.2's regression 3-4x (32 px: ~1.5x), over the lab's 2x CanaryLatencyAboveStable; 30 s lets it fire.
     loosened = {
         "version": "v1.2",
-        "bake_time": 20,
+        "bake_time": 30,
+        "rollout_synthetic_ping_size": 128,
         "rollout_min_ssim": 0.0,
         "tolerances": {name: {"tolerance_pct": 1000} for name in ("clip_time_s", "vram_peak_gb", "nccl_latency_us")} | {"psnr_db": {"tolerance_pct": 100}},
     }
@@ -258,6 +279,15 @@ def test_v12_with_loosened_stage_gates_is_caught_by_the_canary_judge(fleet_on_v1
     assert "rollout aborted at stage3 step 5% gate canary_judge" in run.stdout
     report = latest_report("v1.2")
     assert report["traffic_steps"][0]["verdict"] == "fail" and len(report["traffic_steps"]) == 1
+    # The rule fired in Prometheus with the canary's version, the judge saw it, and Alertmanager delivered it.
+    fired = [a for a in report["traffic_steps"][0]["firing_alerts"] if a["alertname"] == "CanaryLatencyAboveStable"]
+    assert fired and fired[0]["version"] == "v1.2" and fired[0]["severity"] == "critical", report["traffic_steps"][0]
+    assert "critical alert firing: CanaryLatencyAboveStable" in report["traffic_steps"][0]["reason"]
+    deadline = time.monotonic() + 60
+    while not (delivered := [p for p, a in received_alerts() if a["labels"]["alertname"] == "CanaryLatencyAboveStable" and a["labels"]["version"] == "v1.2"]):
+        assert time.monotonic() < deadline, "CanaryLatencyAboveStable never reached the lab's receiver"
+        time.sleep(2)
+    assert delivered[0] == "/wecom/critical"
     assert served_versions() == {stable: 20}
     assert ledger()["stable"]["version"] == stable
     for node in ("gpu-node-3", "gpu-node-4"):

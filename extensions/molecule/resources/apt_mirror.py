@@ -4,7 +4,9 @@ NVIDIA's CUDA and container-toolkit repositories are not reachable here; pointin
 variables at this repository tests their repository, key and pinning logic for real. The packages
 carry only a README saying they are test packages: they install no driver and no binary.
 
-Usage: apt_mirror.py SPEC.yml OUT_DIR   (SPEC: {repo_name: [{name, version, depends?, files?}]})
+Usage: apt_mirror.py SPEC.yml OUT_DIR
+SPEC: {repo: [{name, version, depends?, files?}]} (a flat repository, as NVIDIA's), or
+      {repo: {suite: stable, component: main, packages: [...]}} (dists/ layout, as InfluxData's, Grafana's, Elastic's)
 """
 
 from __future__ import annotations
@@ -47,18 +49,28 @@ def build_deb(package, out_dir, work):
     return deb, control
 
 
-def write_index(repo_dir, debs):
+def write_index(repo_dir, debs, suite=None, component=None):
     stanzas = []
     for deb, control in debs:
         data = deb.read_bytes()
-        fields = dict(control, Filename=f"./{deb.name}", Size=str(len(data)), SHA256=hashlib.sha256(data).hexdigest())
+        prefix = control.pop("_prefix", "./")
+        fields = dict(control, Filename=f"{prefix}{deb.name}", Size=str(len(data)), SHA256=hashlib.sha256(data).hexdigest())
         stanzas.append("".join(f"{k}: {v}\n" for k, v in fields.items()))
     packages = "\n".join(stanzas).encode()
-    (repo_dir / "Packages").write_bytes(packages)
-    (repo_dir / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
-    sums = "".join(f" {hashlib.sha256((repo_dir / n).read_bytes()).hexdigest()} {(repo_dir / n).stat().st_size} {n}\n" for n in ("Packages", "Packages.gz"))
-    release = f"Origin: liveavatar-molecule\nLabel: liveavatar-molecule\nArchitectures: amd64 arm64 all\nDate: {formatdate(usegmt=True)}\nSHA256:\n{sums}"
-    (repo_dir / "Release").write_text(release)
+    release_dir, names = repo_dir, ["Packages", "Packages.gz"]
+    if suite:
+        release_dir = repo_dir / "dists" / suite
+        names = [f"{component}/binary-{arch}/{n}" for arch in ("amd64", "arm64") for n in names]
+    for name in names:
+        (release_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (release_dir / name).write_bytes(gzip.compress(packages, mtime=0) if name.endswith(".gz") else packages)
+    sums = "".join(f" {hashlib.sha256((release_dir / n).read_bytes()).hexdigest()} {(release_dir / n).stat().st_size} {n}\n" for n in names)
+    header = f"Suite: {suite}\nCodename: {suite}\nComponents: {component}\n" if suite else ""
+    release = (
+        f"Origin: liveavatar-molecule\nLabel: liveavatar-molecule\n{header}Architectures: amd64 arm64 all\nDate: {formatdate(usegmt=True)}\nSHA256:\n{sums}"
+    )
+    (release_dir / "Release").write_text(release)
+    return release_dir
 
 
 def sign(repo_dirs, out_dir):
@@ -83,11 +95,15 @@ def main(argv):
     out_dir.mkdir(parents=True, exist_ok=True)
     repo_dirs = []
     with tempfile.TemporaryDirectory() as work:
-        for repo, packages in spec.items():
+        for repo, entry in spec.items():
+            layout = entry if isinstance(entry, dict) else {"packages": entry}
             repo_dir = out_dir / repo
-            repo_dir.mkdir(parents=True, exist_ok=True)
-            write_index(repo_dir, [build_deb(p, repo_dir, Path(work)) for p in packages])
-            repo_dirs.append(repo_dir)
+            pool = repo_dir / "pool" if layout.get("suite") else repo_dir
+            pool.mkdir(parents=True, exist_ok=True)
+            debs = [build_deb(p, pool, Path(work)) for p in layout["packages"]]
+            if layout.get("suite"):
+                debs = [(deb, dict(control, _prefix="pool/")) for deb, control in debs]
+            repo_dirs.append(write_index(repo_dir, debs, layout.get("suite"), layout.get("component", "main")))
     sign(repo_dirs, out_dir)
     print(f"apt_mirror: {', '.join(str(d) for d in repo_dirs)} signed; key {out_dir / 'key.asc'}")
 
