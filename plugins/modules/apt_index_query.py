@@ -32,16 +32,8 @@ options:
     description: Seconds to wait for each index.
     type: int
     default: 30
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
-  idempotent:
-    support: full
-    description: Reads only.
+extends_documentation_fragment:
+  - liveavatar.rollout.read_only
 author:
   - liveavatar.rollout maintainers (@liveavatar)
 """

@@ -34,18 +34,11 @@ options:
     type: str
     default: nvidia-smi
 attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
-  idempotent:
-    support: full
-    description: Reads only.
   facts:
     support: full
     description: Sets C(liveavatar_gpus).
+extends_documentation_fragment:
+  - liveavatar.rollout.read_only
 author:
   - liveavatar.rollout maintainers (@liveavatar)
 """

@@ -65,16 +65,8 @@ options:
     description: MPS pipe directory shared by the MPS control daemon and the container.
     type: path
     default: /run/nvidia-mps
-attributes:
-  check_mode:
-    support: full
-    description: Computes only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
-  idempotent:
-    support: full
-    description: Computes only.
+extends_documentation_fragment:
+  - liveavatar.rollout.read_only
 author:
   - liveavatar.rollout maintainers (@liveavatar)
 """

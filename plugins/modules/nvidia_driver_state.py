@@ -22,16 +22,8 @@ options:
     description: Where sysfs is mounted (tests point it elsewhere).
     type: path
     default: /sys
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
-  idempotent:
-    support: full
-    description: Reads only.
+extends_documentation_fragment:
+  - liveavatar.rollout.read_only
 author:
   - liveavatar.rollout maintainers (@liveavatar)
 """
