@@ -239,6 +239,31 @@ def test_the_log_shippers_pattern_splits_every_line_the_running_service_logged(f
     assert any(parse_line(line)["gpu"] is not None and parse_line(line)["size"] for line in lines), "no 'GPU n ... size=' line to split"
 
 
+def test_a_20gb_cap_from_gpu_isolation_stops_the_service_cleanly_with_the_cuda_error(fleet_on_v10, workload_digests):
+    chaos = "../tests/integration/playbooks/gpu_cap.yml"
+    version = {"lab_version": "v1.0", "lab_digest": workload_digests["v1.0"]}
+    capped = run_playbook(chaos, extravars=version)
+    try:
+        assert capped.rc == 0, capped.stdout[-4000:]
+        assert "did not come up under the 20 GB cap" in capped.stdout
+        settings = json.loads(lab_exec("gpu-node-1", "cat", "/etc/liveavatar/gpu-isolation.json").stdout)
+        assert settings["env"]["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] == "0=20G" and settings["ipc_mode"] == "host"
+        inspect = json.loads(lab_exec("gpu-node-1", "docker", "inspect", "liveavatar-stage").stdout)[0]
+        assert "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=20G" in inspect["Config"]["Env"]
+        assert inspect["HostConfig"]["IpcMode"] == "host" and inspect["HostConfig"]["PidsLimit"] == 4096
+        logs = lab_exec("gpu-node-1", "docker", "logs", "liveavatar-stage")
+        text = logs.stdout + logs.stderr
+        assert "CUDA out of memory" in text and "Traceback" not in text, text[-2000:]
+        assert inspect["State"]["ExitCode"] == 4 or inspect["RestartCount"] > 0, inspect["State"]
+    finally:
+        restored = run_playbook(chaos, extravars=dict(version, lab_gpu_cap_gb=0))
+        assert restored.rc == 0, restored.stdout[-4000:]
+    assert "liveavatar-stage" not in containers()["gpu-node-1"]
+    settings = json.loads(lab_exec("gpu-node-1", "cat", "/etc/liveavatar/gpu-isolation.json").stdout)
+    assert settings["env"] == {} and settings["device_ids"] == ["0"]
+    assert lab_exec("gpu-node-1", "test", "-e", "/etc/systemd/system/nvidia-mps.service", check=False).returncode == 1
+
+
 def test_v11_to_v12_stops_at_the_first_gate_and_v11_keeps_serving(fleet_on_v10):
     before = ledger()["stable"]
     run = run_playbook("rollout.yml", extravars={"version": "v1.2", "bake_time": 20})

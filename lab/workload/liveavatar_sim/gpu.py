@@ -51,21 +51,41 @@ class SimulatedGPU:
             self.allocations.pop(tag, None)
 
 
+def mps_pinned_limits_gb(value):
+    """CUDA_MPS_PINNED_DEVICE_MEM_LIMIT ('0=20G,1=512M') as {ordinal: GB}; a malformed entry is refused as CUDA would."""
+    units = {"G": 1.0, "M": 1 / 1024}
+    limits = {}
+    for entry in filter(None, (e.strip() for e in value.split(","))):
+        ordinal, _, size = entry.partition("=")
+        if not ordinal.strip().isdigit() or not size or size[-1].upper() not in units or not size[:-1].replace(".", "", 1).isdigit():
+            raise ValueError(f"CUDA_MPS_PINNED_DEVICE_MEM_LIMIT entry {entry!r} is not <ordinal>=<n>G or <n>M")
+        limits[int(ordinal)] = float(size[:-1]) * units[size[-1].upper()]
+    return limits
+
+
 class GPUPool:
     """The node's simulated GPUs; their state is published to a JSON file for the lab's nvidia-smi."""
 
-    def __init__(self, count, memory_gb, cap_gb=None, state_file=None):
-        self.gpus = [SimulatedGPU(i, memory_gb * GIB, cap_gb * GIB if cap_gb else None) for i in range(count)]
+    def __init__(self, count, memory_gb, cap_gb=None, state_file=None, caps_gb=None):
+        caps_gb = caps_gb or {}
+        self.gpus = []
+        for i in range(count):
+            cap = min(c for c in (cap_gb, caps_gb.get(i)) if c) if (cap_gb or caps_gb.get(i)) else None
+            self.gpus.append(SimulatedGPU(i, memory_gb * GIB, cap * GIB if cap else None))
         self.state_file = state_file
         self.publish()
 
     @classmethod
     def from_env(cls, count=None):
+        # The simulated cap, the framework's own per-process cap (gpu_isolation, method framework) and the MPS
+        # client limit CUDA enforces (gpu_isolation, method mps): the smallest applies, as on a real GPU.
+        caps = [float(os.environ[name]) for name in ("SIM_GPU_MEMORY_CAP_GB", "LIVEAVATAR_GPU_MEMORY_CAP_GB") if os.environ.get(name)]
         return cls(
             count=int(count or os.environ.get("SIM_GPU_COUNT", "1")),
             memory_gb=float(os.environ.get("SIM_GPU_MEMORY_GB", "80")),
-            cap_gb=float(os.environ["SIM_GPU_MEMORY_CAP_GB"]) if os.environ.get("SIM_GPU_MEMORY_CAP_GB") else None,
+            cap_gb=min(caps) if caps else None,
             state_file=os.environ.get("SIM_GPU_STATE_FILE"),
+            caps_gb=mps_pinned_limits_gb(os.environ.get("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "")),
         )
 
     def allocate(self, index, tag, nbytes):

@@ -148,6 +148,30 @@ def test_another_versions_job_is_refused_untouched(inputs):
     assert Path(summary["manifest"]).read_text() == before
 
 
+@pytest.mark.parametrize(
+    ("env", "limits_gb"),
+    [
+        ({"CUDA_MPS_PINNED_DEVICE_MEM_LIMIT": "0=20G,1=512M"}, [20.0, 0.5]),
+        ({"LIVEAVATAR_GPU_MEMORY_CAP_GB": "30", "SIM_GPU_MEMORY_CAP_GB": "40"}, [30.0, 30.0]),
+        ({"CUDA_MPS_PINNED_DEVICE_MEM_LIMIT": "1=10G", "LIVEAVATAR_GPU_MEMORY_CAP_GB": "30"}, [30.0, 10.0]),
+        ({}, [80.0, 80.0]),
+    ],
+)
+def test_gpu_isolation_caps_apply_per_gpu_the_smallest_winning(monkeypatch, env, limits_gb):
+    for name in ("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "LIVEAVATAR_GPU_MEMORY_CAP_GB", "SIM_GPU_MEMORY_CAP_GB", "SIM_GPU_STATE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    pool = GPUPool.from_env(count=2)
+    assert [gpu.limit / GIB for gpu in pool.gpus] == limits_gb
+
+
+def test_a_malformed_mps_limit_is_refused(monkeypatch):
+    monkeypatch.setenv("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "0=20")
+    with pytest.raises(ValueError, match="is not <ordinal>=<n>G or <n>M"):
+        GPUPool.from_env(count=1)
+
+
 def test_memory_cap_fails_like_cuda_and_leaves_no_job(inputs):
     pool = GPUPool(1, 80, cap_gb=20)
     with pytest.raises(CudaOutOfMemoryError, match=r"CUDA out of memory. Tried to allocate .* GPU 0 has a total capacity of 20.00 GiB"):
