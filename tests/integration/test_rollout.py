@@ -224,6 +224,9 @@ def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10):
     assert [s["weight"] for s in report["traffic_steps"]] == [5, 25, 50, 100]
     for step in report["traffic_steps"]:
         assert abs(step["observed_canary_share_pct"] - step["weight"]) <= 3, step
+    # At 100% stable has no traffic: its baseline is its own window of the 50% step.
+    offsets = [s["baseline_offset"] for s in report["traffic_steps"]]
+    assert offsets[:3] == ["", "", ""] and offsets[3] == f"offset {report['traffic_steps'][3]['started'] - report['traffic_steps'][2]['started']}s"
     assert Path(ROOT / "reports").glob("v1.1-*/report.md")
     assert registry_digest("stable") == fleet_on_v10["v1.1"]
 
