@@ -56,8 +56,8 @@ def mps_pinned_limits_gb(value):
     units = {"G": 1.0, "M": 1 / 1024}
     limits = {}
     for entry in filter(None, (e.strip() for e in value.split(","))):
-        ordinal, _, size = entry.partition("=")
-        if not ordinal.strip().isdigit() or not size or size[-1].upper() not in units or not size[:-1].replace(".", "", 1).isdigit():
+        ordinal, equals, size = entry.partition("=")
+        if not equals or not ordinal.strip().isdigit() or not size or size[-1].upper() not in units or not size[:-1].replace(".", "", 1).isdigit():
             raise ValueError(f"CUDA_MPS_PINNED_DEVICE_MEM_LIMIT entry {entry!r} is not <ordinal>=<n>G or <n>M")
         limits[int(ordinal)] = float(size[:-1]) * units[size[-1].upper()]
     return limits
