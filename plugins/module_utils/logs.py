@@ -18,6 +18,8 @@ LINE_RE = re.compile(
     r"^\[(?P<level>[A-Z]+)\]\s+(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<time>\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)\s+"
     r"(?P<file>[\w./-]+):(?P<line>\d+)\s+-\s+(?P<message>.*)$"
 )
+# Levels whose message is classified as an error type.
+ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL")
 _GPU_RE = re.compile(r"\bGPU (\d+)\b")
 _SIZE_RE = re.compile(r"\bsize=([\d.]+\s*[KMGT]i?B)\b")
 
@@ -26,19 +28,21 @@ class LogTriageError(ValueError):
     """A pattern that does not compile or a threshold that cannot be used."""
 
 
-def parse_line(line):
-    """Fields of one Live Avatar log line (level, date, time, file, line, message, gpu, size), or None."""
-    match = LINE_RE.match(line.rstrip("\n"))
-    if not match:
-        return None
-    fields = match.groupdict()
+def _with_message_fields(fields, gpu_pattern, size_pattern, error_patterns, error_levels=ERROR_LEVELS):
+    """The split line's fields plus what its message says: gpu, size and, on error levels, error_type."""
     fields["line"] = int(fields["line"])
-    gpu = _GPU_RE.search(fields["message"])
-    size = _SIZE_RE.search(fields["message"])
+    gpu = re.search(gpu_pattern, fields["message"])
+    size = re.search(size_pattern, fields["message"])
     fields["gpu"] = int(gpu.group(1)) if gpu else None
     fields["size"] = size.group(1) if size else None
-    fields["error_type"] = classify(fields["message"]) if fields["level"] in ("ERROR", "CRITICAL", "FATAL") else None
+    fields["error_type"] = classify(fields["message"], error_patterns) if fields["level"] in error_levels else None
     return fields
+
+
+def parse_line(line):
+    """Fields of one Live Avatar log line (level, date, time, file, line, message, gpu, size, error_type), or None."""
+    match = LINE_RE.match(line.rstrip("\n"))
+    return _with_message_fields(match.groupdict(), _GPU_RE, _SIZE_RE, DEFAULT_PATTERNS) if match else None
 
 
 def _compiled(patterns):
@@ -105,7 +109,7 @@ def shipper_patterns(patterns=None):
         "gpu": _GPU_RE.pattern,
         "size": _SIZE_RE.pattern,
         "errors": dict(patterns or DEFAULT_PATTERNS),
-        "error_levels": ["ERROR", "CRITICAL", "FATAL"],
+        "error_levels": list(ERROR_LEVELS),
     }
 
 
@@ -115,12 +119,4 @@ def parse_line_positional(line, patterns):
     if not match:
         return None
     fields = dict(zip(patterns["line_fields"], match.groups()))  # noqa: B905 - zip(strict=) needs Python 3.10; targets may run 3.8
-    fields["line"] = int(fields["line"])
-    gpu = re.search(patterns["gpu"], fields["message"])
-    size = re.search(patterns["size"], fields["message"])
-    fields["gpu"] = int(gpu.group(1)) if gpu else None
-    fields["size"] = size.group(1) if size else None
-    fields["error_type"] = None
-    if fields["level"] in patterns["error_levels"]:
-        fields["error_type"] = next((name for name, source in patterns["errors"].items() if re.search(source, fields["message"])), None)
-    return fields
+    return _with_message_fields(fields, patterns["gpu"], patterns["size"], patterns["errors"], patterns["error_levels"])

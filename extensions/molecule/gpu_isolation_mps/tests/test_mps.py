@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-from role_checks import assert_refused  # noqa: E402
+from role_checks import assert_refused, run_role  # noqa: E402
 
 WATCHED = ["/etc/liveavatar-alt", "/etc/systemd/system"]
 
@@ -37,8 +37,6 @@ def test_a_cap_above_the_gpus_memory_is_refused(host):
 
 
 def test_dropping_the_cap_removes_the_unit(host):
-    from role_checks import run_role
-
     rc, output = run_role("gpu_isolation", {"gpu_isolation_gpu_memory_cap_gb": 0})
     assert rc == 0, output[-2000:]
     assert not host.file("/etc/systemd/system/nvidia-mps.service").exists
