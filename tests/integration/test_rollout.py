@@ -320,3 +320,74 @@ def test_v12_with_loosened_stage_gates_is_caught_by_the_canary_judge(fleet_on_v1
     assert ledger()["stable"]["version"] == stable
     for node in ("gpu-node-3", "gpu-node-4"):
         assert "liveavatar-canary" not in containers()[node]
+
+
+class WeightWatch:
+    """HAProxy's weights and health read inside the LB container every 50 ms (bounded in count and time)."""
+
+    SCRIPT = (
+        "end=$(( $(date +%s) + {seconds} )); i=0; "
+        "while [ $i -lt {count} ] && [ $(date +%s) -lt $end ] && [ ! -e /tmp/weight-watch.stop ]; do "
+        "echo 'show stat' | socat -t 2 stdio unix-connect:/run/haproxy/admin.sock "
+        '| awk -F, \'$1 == "liveavatar" && $2 != "BACKEND" && $2 != "FRONTEND" {{ print $2 "," $19 "," $18 }}\'; '
+        "echo ---; i=$((i + 1)); sleep 0.05; done"
+    )
+
+    def __init__(self, seconds=600, count=12000):
+        lab_exec("lb", "rm", "-f", "/tmp/weight-watch.stop")
+        argv = ["docker", "exec", f"{LAB['lab_name']}-lb", "sh", "-c", self.SCRIPT.format(seconds=seconds, count=count)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+
+    def snapshots(self):
+        """Stop the watch; return every snapshot as {server: (weight, status)}."""
+        lab_exec("lb", "touch", "/tmp/weight-watch.stop")
+        out, _ = self.proc.communicate(timeout=60)
+        snapshots = []
+        for block in out.split("---\n"):
+            rows = [line.split(",") for line in block.splitlines() if line.count(",") == 2]
+            if rows:
+                snapshots.append({name: (int(weight), status) for name, weight, status in rows})
+        return snapshots
+
+
+def test_an_abort_at_the_100_percent_step_never_empties_the_pool(fleet_on_v10):
+    """v1.2 straight to 100 % (stage 3 only) fails the judge there: the abort's one batch puts stable back as the canary leaves."""
+    stable = ledger()["stable"]["version"]
+    watch = WeightWatch()
+    try:
+        run, load = run_under_load("rollout.yml", {"version": "v1.2", "stages": "3", "steps": "100", "bake_time": 15}, max_seconds=600)
+    finally:
+        snapshots = watch.snapshots()
+    assert run.rc != 0 and "rollout aborted at stage3 step 100% gate canary_judge" in run.stdout, run.stdout[-4000:]
+    assert load.failed == 0, load.errors[:5]
+    assert len(snapshots) > 100, "the watch read HAProxy through the whole release"
+    at_100 = [i for i, snap in enumerate(snapshots) if all(w == 100 for s, (w, _) in snap.items() if s.endswith("-canary"))]
+    assert at_100, "the release reached the 100 % step"
+    empty = [snap for snap in snapshots if not any(w > 0 and status.startswith("UP") for w, status in snap.values())]
+    assert not empty, f"{len(empty)} moments with no healthy server in rotation, e.g. {empty[0]}"
+    after = snapshots[at_100[-1] + 1 :]
+    assert any(all(w == 100 for s, (w, _) in snap.items() if s.endswith("-stable")) for snap in after), "stable came back at full weight"
+    assert served_versions() == {stable: 20}
+    events = [r for r in ledger()["releases"] if r["version"] == "v1.2"][-1]["events"]
+    aborted = next(e for e in events if e.get("event") == "aborted")
+    assert {s for s, c in aborted["lb_changes"].items() if c["after"] == 100} == {f"{n}-stable" for n in ("gpu-node-3", "gpu-node-4")}
+
+
+def test_with_the_lb_socket_missing_abort_and_rollback_fail_loudly_and_nothing_reports_success(fleet_on_v10):
+    stable = ledger()["stable"]
+    reports_before = set((ROOT / "reports").glob("*/report.json"))
+    missing = "/run/haproxy/absent.sock"
+    run = run_playbook("rollout.yml", extravars={"version": "v1.2", "stages": "3", "steps": "100", "bake_time": 5, "haproxy_lb_socket": missing})
+    try:
+        assert run.rc != 0
+        line = f"haproxy_runtime: {missing} backend liveavatar: cannot talk to the runtime API (No such file or directory)"
+        failures = [entry for entry in run.stdout.splitlines() if line in entry]
+        assert len(failures) >= 2, run.stdout[-5000:]  # the abort's traffic-off batch, then the rollback's step 1
+        assert ledger()["stable"] == stable
+        release = [r for r in ledger()["releases"] if r["version"] == "v1.2"][-1]
+        assert release["status"] not in ("promoted", "validated", "rolled_back", "aborted"), release
+        assert set((ROOT / "reports").glob("*/report.json")) == reports_before, "no report claims an outcome"
+    finally:
+        cleanup = run_playbook("rollback.yml")
+    assert cleanup.rc == 0, cleanup.stdout[-4000:]
+    assert served_versions() == {stable["version"]: 20}

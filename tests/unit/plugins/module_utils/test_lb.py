@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.liveavatar.rollout.plugins.module_utils.lb import server_entries
 
 
@@ -27,3 +29,28 @@ def test_ports_and_weight_are_taken_as_integers():
 
 def test_no_nodes_gives_no_servers():
     assert server_entries([]) == []
+
+
+def test_step_weights_split_each_node_between_stable_and_canary():
+    from ansible_collections.liveavatar.rollout.plugins.module_utils.lb import step_weights
+
+    assert step_weights(["n1", "n2"], 25) == {"n1-stable": 75, "n1-canary": 25, "n2-stable": 75, "n2-canary": 25}
+    for bad in (-1, 101):
+        with pytest.raises(ValueError, match="outside 0-100"):
+            step_weights(["n1"], bad)
+
+
+def test_traffic_off_never_leaves_stable_servers_out_unless_they_run_the_candidate():
+    from ansible_collections.liveavatar.rollout.plugins.module_utils.lb import traffic_off_weights
+
+    assert traffic_off_weights(["n1", "n2"], candidate_stable_nodes=["n1"]) == {
+        "weights": {"n1-canary": 0, "n2-canary": 0},
+        "weights_if_healthy": {"n2-stable": 100},
+        "weights_unless_empty": {"n1-stable": 0},
+    }
+
+
+def test_switch_weights_move_each_node_to_its_canary_server():
+    from ansible_collections.liveavatar.rollout.plugins.module_utils.lb import switch_weights
+
+    assert switch_weights(["n1"]) == {"n1-canary": 100, "n1-stable": 0}
