@@ -12,7 +12,8 @@ Baseline record (YAML or JSON), one per version:
 from __future__ import annotations
 
 import math
-import re
+
+from ansible_collections.liveavatar.rollout.plugins.module_utils.release_version import is_release_version
 
 LOWER_IS_BETTER = "lower_is_better"
 HIGHER_IS_BETTER = "higher_is_better"
@@ -25,7 +26,6 @@ DEFAULT_TOLERANCES = {
     "nccl_latency_us": {"direction": LOWER_IS_BETTER, "tolerance_pct": 50.0},
     "psnr_db": {"direction": HIGHER_IS_BETTER, "tolerance_pct": 2.0},
 }
-_VERSION_RE = re.compile(r"^v\d+\.\d+(?:\.\d+)?$")
 
 
 class BenchmarkError(ValueError):
@@ -47,7 +47,7 @@ def validate_baseline(record):
     if not isinstance(record, dict):
         raise BenchmarkError("baseline must be a mapping with version and metrics")
     version = record.get("version")
-    if not isinstance(version, str) or not _VERSION_RE.match(version):
+    if not is_release_version(version):
         raise BenchmarkError(f"baseline version {version!r} is not vMAJOR.MINOR[.PATCH]")
     metrics = record.get("metrics")
     if not isinstance(metrics, dict) or not metrics:

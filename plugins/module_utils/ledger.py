@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import re
 
-_VERSION_RE = re.compile(r"^v\d+\.\d+(?:\.\d+)?$")
+from ansible_collections.liveavatar.rollout.plugins.module_utils.release_version import is_release_version
+
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # validated: stages 1-2 passed in a run without the traffic stage (nothing was promoted).
 CLOSED = ("promoted", "validated", "aborted", "rolled_back", "failed")
@@ -30,14 +31,14 @@ def validate(ledger):
         raise LedgerError("ledger is not an object with a releases list")
     for key in ("stable", "previous_stable"):
         entry = ledger.get(key)
-        if entry is not None and not (isinstance(entry, dict) and _VERSION_RE.match(str(entry.get("version"))) and _DIGEST_RE.match(str(entry.get("digest")))):
+        if entry is not None and not (isinstance(entry, dict) and is_release_version(entry.get("version")) and _DIGEST_RE.match(str(entry.get("digest")))):
             raise LedgerError(f"ledger {key} entry is malformed: {entry!r}")
     ledger.setdefault("baselines", {})
     return ledger
 
 
 def _check(version, digest):
-    if not _VERSION_RE.match(str(version)):
+    if not is_release_version(version):
         raise LedgerError(f"version {version!r} is not vMAJOR.MINOR[.PATCH]")
     if not _DIGEST_RE.match(str(digest)):
         raise LedgerError(f"digest {digest!r} is not sha256:<64 hex>")
@@ -99,7 +100,7 @@ def set_stable(ledger, version, digest, in_place=False):
 
 
 def set_baseline(ledger, version, metrics):
-    if not _VERSION_RE.match(str(version)):
+    if not is_release_version(version):
         raise LedgerError(f"version {version!r} is not vMAJOR.MINOR[.PATCH]")
     if not isinstance(metrics, dict) or not metrics:
         raise LedgerError("baseline metrics must be a non-empty mapping")

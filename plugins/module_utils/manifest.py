@@ -14,7 +14,8 @@ import re
 
 STATUSES = ("running", "complete", "failed", "paused", "quarantined")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_VERSION_RE = re.compile(r"^v\d+\.\d+(?:\.\d+)?$")
+# release_version.py's rule, written out: the stand-in service imports this file alone (no collection around it).
+_VERSION_RE = re.compile(r"v(?:0|[1-9][0-9]{0,8})\.(?:0|[1-9][0-9]{0,8})(?:\.(?:0|[1-9][0-9]{0,8}))?")
 _CLIP_KEYS = ("id", "path", "sha256", "frames", "version")
 
 
@@ -29,7 +30,7 @@ def validate(manifest):
     for key in ("version", "job_id", "clips", "status"):
         if key not in manifest:
             raise ManifestError(f"manifest has no {key!r}")
-    if not isinstance(manifest["version"], str) or not _VERSION_RE.match(manifest["version"]):
+    if not isinstance(manifest["version"], str) or len(manifest["version"]) > 32 or not _VERSION_RE.fullmatch(manifest["version"]):
         raise ManifestError(f"manifest version {manifest['version']!r} is not vMAJOR.MINOR[.PATCH]")
     if not isinstance(manifest["job_id"], str) or not manifest["job_id"] or "/" in manifest["job_id"]:
         raise ManifestError(f"job_id {manifest['job_id']!r} must be a non-empty name without '/'")

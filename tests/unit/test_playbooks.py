@@ -29,3 +29,18 @@ def test_awx_setup_without_a_project_url_stops_in_one_line():
     run = ansible_playbook("-i", "localhost,", "-c", "local", "playbooks/awx_templates.yml")
     assert run.returncode != 0
     assert "awx_templates: give -e awx_project_scm_url=<git URL of this collection's repo>; nothing was changed" in run.stdout
+
+
+def release_path_files():
+    return sorted(p for p in (ROOT / "playbooks").rglob("*") if p.is_file() and p.suffix in (".yml", ".sh", ".j2"))
+
+
+def test_the_release_path_reaches_the_load_balancer_only_through_haproxy_runtime():
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in release_path_files()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "socat" in line or "lb_runtime" in line or "community.general.haproxy" in line
+    ]
+    assert offenders == [], "use liveavatar.rollout.haproxy_runtime"
+    assert not (ROOT / "playbooks" / "files" / "lb_runtime.sh").exists()
