@@ -3,12 +3,14 @@
 """The release ledger: which version is stable, which was before, every release and its outcome.
 
 It lives on a fleet host, not on the controller (AWX runs in throw-away containers). Pure
-transitions on a dict; the module does the file I/O.
+transitions on a dict; the modules write the files (read_json only reads them).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils.release_version import is_release_version
@@ -20,6 +22,17 @@ CLOSED = ("promoted", "validated", "aborted", "rolled_back", "failed")
 
 class LedgerError(ValueError):
     """A transition the ledger refuses; the message says why."""
+
+
+def read_json(path, default):
+    """A ledger or lock file as JSON, default when it does not exist; LedgerError when it is unreadable or corrupt."""
+    if not os.path.exists(path):
+        return default
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise LedgerError(f"{path} is unreadable or corrupt: {exc}; restore it from a backup, nothing was changed") from exc
 
 
 def empty():

@@ -44,8 +44,8 @@ attributes:
     support: full
     description: In check mode the quarantine plan is returned and nothing moves.
   diff_mode:
-    support: none
-    description: The moves are returned in C(quarantined).
+    support: full
+    description: For O(state=quarantined), each changed manifest's status and clip paths before and after.
   idempotent:
     support: full
     description: Quarantined jobs are left as they are.
@@ -185,6 +185,7 @@ def _quarantine(module):
                 already.append(data["job_id"])
             continue
         plan["manifest_path"] = path
+        plan["before"] = _summary(data)
         plans.append(plan)
     done = []
     for plan in plans:
@@ -197,7 +198,18 @@ def _quarantine(module):
                     os.replace(source, target)
             write_json_atomically(plan["manifest_path"], plan["manifest"])
         done.append({"job_id": plan["job_id"], "manifest": plan["manifest_path"], "moves": plan["moves"]})
-    module.exit_json(changed=bool(done), quarantined=done, already_quarantined=already)
+    result = {"changed": bool(done), "quarantined": done, "already_quarantined": already}
+    if module._diff:
+        result["diff"] = {
+            "before": {plan["manifest_path"]: plan["before"] for plan in plans},
+            "after": {plan["manifest_path"]: _summary(plan["manifest"]) for plan in plans},
+        }
+    module.exit_json(**result)
+
+
+def _summary(manifest):
+    """What a quarantine changes in a manifest, for diff mode: its status and where its clips are."""
+    return {"status": manifest["status"], "clips": [clip["path"] for clip in manifest["clips"]]}
 
 
 def main():

@@ -13,8 +13,8 @@ description:
     controller (AWX runs in throw-away containers). Writes are atomic (temp file, fsync, rename).
   - O(action=lock) takes the rollout lock with an exclusive create; a second concurrent run fails
     with the holder's run id and start time.
-  - O(action=plan_rollback) picks a rollback's target (read only); O(action=rollback) records it, closes
-    every open release as rolled_back and removes the rollout lock.
+  - O(action=rollback) records a rollback, closes every open release as rolled_back and removes the rollout lock.
+  - Reading the ledger and planning a rollback are in the read-only M(liveavatar.rollout.release_ledger_info).
 options:
   path:
     description: Ledger file.
@@ -27,15 +27,13 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [get, lock, unlock, start, record, close, set_stable, set_baseline, plan_rollback, rollback]
-    default: get
+    choices: [lock, unlock, start, record, close, set_stable, set_baseline, rollback]
+    required: true
   run_id:
     description: Identifier of this run (lock holder, release key).
     type: str
   version:
-    description:
-      - Version (start, set_stable, set_baseline, rollback).
-      - For O(action=plan_rollback), the operator's C(to_version); empty picks the default target.
+    description: Version (start, set_stable, set_baseline, rollback).
     type: str
   digest:
     description: Image digest (start, set_stable).
@@ -54,16 +52,15 @@ options:
   data:
     description:
       - Event (record) or metrics (set_baseline).
-      - For O(action=plan_rollback), C(candidate_versions) (versions in canary and stage containers) or C(candidate_running) (bool);
-        for O(action=rollback), C(bad_versions) (list).
+      - For O(action=rollback), C(bad_versions) (list).
     type: dict
 attributes:
   check_mode:
     support: full
     description: Computes the new ledger and reports C(changed) without writing.
   diff_mode:
-    support: none
-    description: The ledger is returned whole.
+    support: full
+    description: The ledger and the lock before and after the action.
   idempotent:
     support: full
     description: Repeating a transition with the same arguments changes nothing (except record, which appends).
@@ -91,11 +88,6 @@ ledger:
   returned: always
   type: dict
   sample: {"stable": {"version": "v1.1", "digest": "sha256:..."}, "previous_stable": null, "releases": [], "baselines": {}}
-plan:
-  description: Target version and digest, the versions rolled back and the open runs (O(action=plan_rollback)).
-  returned: when action is plan_rollback
-  type: dict
-  sample: {"target": {"version": "v1.0", "digest": "sha256:..."}, "bad_versions": ["v1.1"], "open_runs": []}
 lock:
   description: The lock's holder (run_id, since), or null.
   returned: always
@@ -103,6 +95,7 @@ lock:
   sample: {"run_id": "20261126T001500-4242", "since": "2026-11-26T00:15:00Z"}
 """
 
+import copy
 import datetime
 import json
 import os
@@ -118,13 +111,10 @@ def _now():
 
 
 def _read_json(module, path, default):
-    if not os.path.exists(path):
-        return default
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"release_ledger: {path} is unreadable or corrupt: {exc}; restore it from a backup, nothing was changed")
+        return lg.read_json(path, default)
+    except lg.LedgerError as exc:
+        module.fail_json(msg=f"release_ledger: {exc}")
 
 
 def _lock(module, lock_path, run_id):
@@ -154,11 +144,7 @@ def main():
         argument_spec={
             "path": {"type": "path", "default": "/var/lib/liveavatar-rollout/ledger.json"},
             "lock_path": {"type": "path", "default": "/var/lib/liveavatar-rollout/rollout.lock"},
-            "action": {
-                "type": "str",
-                "default": "get",
-                "choices": ["get", "lock", "unlock", "start", "record", "close", "set_stable", "set_baseline", "plan_rollback", "rollback"],
-            },
+            "action": {"type": "str", "required": True, "choices": ["lock", "unlock", "start", "record", "close", "set_stable", "set_baseline", "rollback"]},
             "run_id": {"type": "str"},
             "version": {"type": "str"},
             "digest": {"type": "str"},
@@ -187,6 +173,7 @@ def main():
     except lg.LedgerError as exc:
         module.fail_json(msg=f"release_ledger: {p['path']}: {exc}")
     holder = _read_json(module, p["lock_path"], None)
+    before = copy.deepcopy({"ledger": current, "lock": holder})
     changed = False
     if action == "lock":
         holder, changed = _lock(module, p["lock_path"], p["run_id"])
@@ -196,14 +183,7 @@ def main():
             if not module.check_mode:
                 os.unlink(p["lock_path"])
             holder = None
-    elif action == "plan_rollback":
-        data = p["data"] or {}
-        try:
-            plan = lg.plan_rollback(current, p["version"] or None, bool(data.get("candidate_running")), data.get("candidate_versions") or ())
-        except lg.LedgerError as exc:
-            module.fail_json(msg=f"rollback: {exc}")
-        module.exit_json(changed=False, ledger=current, lock=holder, plan=plan)
-    elif action != "get":
+    else:
         try:
             if action == "start":
                 new = lg.start(current, p["run_id"], p["version"], p["digest"], _now(), p["baseline"])
@@ -230,7 +210,10 @@ def main():
             if not module.check_mode:
                 os.unlink(p["lock_path"])
             holder = None
-    module.exit_json(changed=changed, ledger=current, lock=holder)
+    result = {"changed": changed, "ledger": current, "lock": holder}
+    if module._diff:
+        result["diff"] = {"before": before, "after": {"ledger": current, "lock": holder}}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,18 @@ def test_corrupt_manifest_stops_before_anything_moves(capsys, tmp_path):
 def test_missing_root_is_one_line(capsys, args):
     result, code = run_module(clip_manifest.main, args, capsys)
     assert code == 1 and "is not a directory" in result["msg"]
+
+
+def test_quarantine_diff_shows_each_manifests_status_and_clip_paths(capsys, tmp_path):
+    make_job(tmp_path, "job-bad", "v1.2", n=1, status="running")
+    make_job(tmp_path, "job-good", "v1.1", n=1)
+    args = {"root": str(tmp_path), "state": "quarantined", "bad_version": "v1.2", "_ansible_diff": True}
+    planned, code = run_module(clip_manifest.main, args, capsys, check_mode=True)
+    manifest = str(tmp_path / "job-bad" / "manifest.json")
+    assert code == 0 and list(planned["diff"]["before"]) == [manifest]
+    assert planned["diff"]["before"][manifest] == {"status": "running", "clips": ["clips/clip_0000.mp4"]}
+    assert planned["diff"]["after"][manifest] == {"status": "quarantined", "clips": ["quarantine/v1.2/clip_0000.mp4"]}
+    done, _ = run_module(clip_manifest.main, args, capsys)
+    assert done["diff"] == planned["diff"]
+    again, _ = run_module(clip_manifest.main, args, capsys)
+    assert again["diff"] == {"before": {}, "after": {}}

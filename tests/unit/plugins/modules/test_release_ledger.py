@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import ledger as lg
-from ansible_collections.liveavatar.rollout.plugins.modules import release_ledger
+from ansible_collections.liveavatar.rollout.plugins.modules import release_ledger, release_ledger_info
 
 from helpers import run_module
 
@@ -48,8 +48,9 @@ def test_check_mode_writes_nothing(capsys, tmp_path):
 
 def test_corrupt_ledger_stops_with_one_line(capsys, tmp_path):
     (tmp_path / "ledger.json").write_text("{not json")
-    result, code = run_module(release_ledger.main, args(tmp_path, action="get"), capsys)
-    assert code == 1 and "is unreadable or corrupt" in result["msg"]
+    for main, extra in ((release_ledger_info.main, {}), (release_ledger.main, {"action": "set_stable", "version": "v1.0", "digest": D1})):
+        result, code = run_module(main, args(tmp_path, **extra), capsys)
+        assert code == 1 and "is unreadable or corrupt" in result["msg"] and "\n" not in result["msg"]
     assert (tmp_path / "ledger.json").read_text() == "{not json"
 
 
@@ -124,13 +125,13 @@ def test_plan_rollback_refuses_an_unknown_target(led, to_version, message):
 def test_rollback_action_records_it_and_removes_a_stale_lock(capsys, tmp_path):
     (tmp_path / "ledger.json").write_text(json.dumps(promoted_ledger()))
     run_module(release_ledger.main, args(tmp_path, action="lock", run_id="dead-run"), capsys)
-    plan, code = run_module(release_ledger.main, args(tmp_path, action="plan_rollback", data={"candidate_running": False}), capsys)
+    plan, code = run_module(release_ledger_info.main, args(tmp_path, plan_rollback=True, candidate_running=False), capsys)
     assert code == 0 and not plan["changed"] and plan["plan"]["target"]["version"] == "v1.0"
     done, code = run_module(release_ledger.main, args(tmp_path, action="rollback", version="v1.0", digest=D1, data={"bad_versions": ["v1.1"]}), capsys)
     assert code == 0 and done["changed"] and done["lock"] is None and not (tmp_path / "rollout.lock").exists()
     again, _code = run_module(release_ledger.main, args(tmp_path, action="rollback", version="v1.0", digest=D1, data={"bad_versions": ["v1.1"]}), capsys)
     assert again["changed"] is False
-    refused, code = run_module(release_ledger.main, args(tmp_path, action="plan_rollback", version="v7.0"), capsys)
+    refused, code = run_module(release_ledger_info.main, args(tmp_path, plan_rollback=True, to_version="v7.0"), capsys)
     assert code == 1 and refused["msg"].startswith("rollback: to_version v7.0 has no ledger entry")
 
 
@@ -147,3 +148,14 @@ def test_an_aborted_release_does_not_stop_a_later_manual_rollback():
     assert led["last_rollback"]["to"] == "v1.1" and led["previous_stable"]["version"] == "v1.0"
     plan = lg.plan_rollback(led)
     assert plan["target"]["version"] == "v1.0" and plan["bad_versions"] == ["v1.1"]
+
+
+def test_diff_mode_shows_the_ledger_and_lock_before_and_after(capsys, tmp_path):
+    result, code = run_module(release_ledger.main, args(tmp_path, action="set_stable", version="v1.0", digest=D1, _ansible_diff=True), capsys)
+    assert code == 0 and result["changed"] is True
+    assert result["diff"]["before"]["ledger"]["stable"] is None
+    assert result["diff"]["after"]["ledger"]["stable"] == {"version": "v1.0", "digest": D1}
+    locked, _ = run_module(release_ledger.main, args(tmp_path, action="lock", run_id="r1", _ansible_diff=True), capsys)
+    assert locked["diff"]["before"]["lock"] is None and locked["diff"]["after"]["lock"]["run_id"] == "r1"
+    again, _ = run_module(release_ledger.main, args(tmp_path, action="set_stable", version="v1.0", digest=D1, _ansible_diff=True), capsys)
+    assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"]

@@ -1,0 +1,114 @@
+#!/usr/bin/python
+# Copyright: liveavatar.rollout contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_ledger_info
+short_description: Read the release ledger and the rollout lock, and plan a rollback, without changing either
+version_added: 0.2.0
+description:
+  - Reads the ledger that M(liveavatar.rollout.release_ledger) keeps on a fleet host (stable and previous stable
+    version with digests, every release with its outcome and events) and the rollout lock's holder.
+  - With O(plan_rollback=true), also picks a rollback's target. A release in progress (or candidate containers running)
+    goes back to stable, otherwise to the previous stable version, or to O(to_version) when given. The versions rolled
+    back and the open runs come with it.
+  - A corrupt ledger or lock fails the task with one line naming the file; nothing is written, ever.
+extends_documentation_fragment:
+  - liveavatar.rollout.read_only
+options:
+  path:
+    description: Ledger file.
+    type: path
+    default: /var/lib/liveavatar-rollout/ledger.json
+  lock_path:
+    description: Lock file.
+    type: path
+    default: /var/lib/liveavatar-rollout/rollout.lock
+  plan_rollback:
+    description: Also plan a rollback (RV(plan)).
+    type: bool
+    default: false
+  to_version:
+    description: The operator's rollback target; empty picks the default target.
+    type: str
+  candidate_versions:
+    description: Versions found in canary and stage containers (they count as a release in progress).
+    type: list
+    elements: str
+    default: []
+  candidate_running:
+    description: Whether a candidate container runs whose version is not known.
+    type: bool
+    default: false
+author:
+  - liveavatar.rollout maintainers (@liveavatar)
+"""
+
+EXAMPLES = r"""
+- name: Read the ledger
+  liveavatar.rollout.release_ledger_info:
+  register: ledger_state
+  delegate_to: "{{ groups['registry'] | first }}"
+
+- name: Plan the rollback
+  liveavatar.rollout.release_ledger_info:
+    plan_rollback: true
+    to_version: "{{ to_version | default(omit) }}"
+    candidate_versions: [v1.2]
+  register: rollback_plan
+  delegate_to: "{{ groups['registry'] | first }}"
+"""
+
+RETURN = r"""
+ledger:
+  description: The ledger.
+  returned: always
+  type: dict
+  sample: {"stable": {"version": "v1.1", "digest": "sha256:..."}, "previous_stable": null, "releases": [], "baselines": {}}
+lock:
+  description: The lock's holder (run_id, since), or null.
+  returned: always
+  type: dict
+  sample: {"run_id": "20261126T001500-4242", "since": "2026-11-26T00:15:00Z"}
+plan:
+  description: Target version and digest, the versions rolled back and the open runs.
+  returned: when plan_rollback is true
+  type: dict
+  sample: {"target": {"version": "v1.0", "digest": "sha256:..."}, "bad_versions": ["v1.1"], "open_runs": []}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.liveavatar.rollout.plugins.module_utils import ledger as lg
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "default": "/var/lib/liveavatar-rollout/ledger.json"},
+            "lock_path": {"type": "path", "default": "/var/lib/liveavatar-rollout/rollout.lock"},
+            "plan_rollback": {"type": "bool", "default": False},
+            "to_version": {"type": "str"},
+            "candidate_versions": {"type": "list", "elements": "str", "default": []},
+            "candidate_running": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        current = lg.validate(lg.read_json(p["path"], lg.empty()))
+        holder = lg.read_json(p["lock_path"], None)
+    except lg.LedgerError as exc:
+        module.fail_json(msg=f"release_ledger_info: {exc}")
+    result = {"changed": False, "ledger": current, "lock": holder}
+    if p["plan_rollback"]:
+        try:
+            result["plan"] = lg.plan_rollback(current, p["to_version"] or None, p["candidate_running"], p["candidate_versions"])
+        except lg.LedgerError as exc:
+            module.fail_json(msg=f"rollback: {exc}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
