@@ -350,27 +350,66 @@ class WeightWatch:
         return snapshots
 
 
+class MonitoringLossAtFullCanary(threading.Thread):
+    """Stops Prometheus in the lab the moment every canary server is at weight 100 (bounded in time): a real fault
+    at the 100 % step, so the rollout aborts there whatever the judge would have said."""
+
+    def __init__(self, max_seconds=600):
+        super().__init__(daemon=True)
+        self.max_seconds, self.stopped_at = max_seconds, None
+        self.done = threading.Event()
+
+    def run(self):
+        deadline = time.monotonic() + self.max_seconds
+        while not self.done.is_set() and time.monotonic() < deadline:
+            answer = lab_exec(
+                "lb",
+                "sh",
+                "-c",
+                "echo 'get weight liveavatar/gpu-node-3-canary;get weight liveavatar/gpu-node-4-canary' | socat stdio unix-connect:/run/haproxy/admin.sock",
+            ).stdout
+            if [line.split()[0] for line in answer.splitlines() if line.strip()] == ["100", "100"]:
+                lab_exec("monitor", "systemctl", "stop", "prometheus")
+                self.stopped_at = time.time()
+                return
+            time.sleep(0.3)
+
+    def restore(self):
+        self.done.set()
+        self.join(timeout=30)
+        lab_exec("monitor", "systemctl", "start", "prometheus")
+        deadline = time.monotonic() + 60
+        while lab_exec("monitor", "curl", "-sf", "http://127.0.0.1:9090/-/ready", check=False).returncode != 0:
+            assert time.monotonic() < deadline, "Prometheus did not come back"
+            time.sleep(1)
+
+
 def test_an_abort_at_the_100_percent_step_never_empties_the_pool(fleet_on_v10):
-    """v1.2 straight to 100 % (stage 3 only) fails the judge there: the abort's one batch puts stable back as the canary leaves."""
+    """Prometheus lost at the 100 % step aborts the release there: the abort's one batch puts stable back as the canary leaves."""
     stable = ledger()["stable"]["version"]
-    watch = WeightWatch()
+    watch, fault = WeightWatch(), MonitoringLossAtFullCanary()
+    fault.start()
     try:
         run, load = run_under_load("rollout.yml", {"version": "v1.2", "stages": "3", "steps": "100", "bake_time": 15}, max_seconds=600)
     finally:
         snapshots = watch.snapshots()
-    assert run.rc != 0 and "rollout aborted at stage3 step 100% gate canary_judge" in run.stdout, run.stdout[-4000:]
+        fault.restore()
+    assert fault.stopped_at is not None, "the release reached the 100 % step"
+    assert run.rc != 0 and "(100%)" in run.stdout, run.stdout[-4000:]
     assert load.failed == 0, load.errors[:5]
     assert len(snapshots) > 100, "the watch read HAProxy through the whole release"
     at_100 = [i for i, snap in enumerate(snapshots) if all(w == 100 for s, (w, _) in snap.items() if s.endswith("-canary"))]
-    assert at_100, "the release reached the 100 % step"
+    assert at_100, "the watch saw the 100 % step"
     empty = [snap for snap in snapshots if not any(w > 0 and status.startswith("UP") for w, status in snap.values())]
     assert not empty, f"{len(empty)} moments with no healthy server in rotation, e.g. {empty[0]}"
     after = snapshots[at_100[-1] + 1 :]
     assert any(all(w == 100 for s, (w, _) in snap.items() if s.endswith("-stable")) for snap in after), "stable came back at full weight"
     assert served_versions() == {stable: 20}
-    events = [r for r in ledger()["releases"] if r["version"] == "v1.2"][-1]["events"]
-    aborted = next(e for e in events if e.get("event") == "aborted")
+    release = [r for r in ledger()["releases"] if r["version"] == "v1.2"][-1]
+    assert release["status"] == "rolled_back", release
+    aborted = next(e for e in release["events"] if e.get("event") == "aborted")
     assert {s for s, c in aborted["lb_changes"].items() if c["after"] == 100} == {f"{n}-stable" for n in ("gpu-node-3", "gpu-node-4")}
+    assert latest_report("v1.2")["outcome"] == "aborted"
 
 
 def test_with_the_lb_socket_missing_abort_and_rollback_fail_loudly_and_nothing_reports_success(fleet_on_v10):
