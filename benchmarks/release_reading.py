@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Count the files a reader opens to follow one release: rollout.yml and everything it reaches.
 
 Follows, from playbooks/rollout.yml: imported playbooks, include/import_tasks, include/import_role (the role's

@@ -206,7 +206,7 @@ def run(params, check_mode, send=_send):
     changes, kept = plan(state)
     raised = [server for server, change in changes.items() if change["after"] > 0]
     if raised and params["wait_healthy"] > 0:
-        state, _ = _wait(read, lambda now: all(now[server]["healthy"] for server in raised), params["wait_healthy"])
+        state, _waited = _wait(read, lambda now: all(now[server]["healthy"] for server in raised), params["wait_healthy"])
         sick = {server: state[server]["status"] for server in raised if not state[server]["healthy"]}
         if sick:
             left = ", ".join(f"{server} ({status})" for server, status in sorted(sick.items()))

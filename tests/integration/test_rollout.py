@@ -341,7 +341,7 @@ class WeightWatch:
     def snapshots(self):
         """Stop the watch; return every snapshot as {server: (weight, status)}."""
         lab_exec("lb", "touch", "/tmp/weight-watch.stop")
-        out, _ = self.proc.communicate(timeout=60)
+        out, _err = self.proc.communicate(timeout=60)
         snapshots = []
         for block in out.split("---\n"):
             rows = [line.split(",") for line in block.splitlines() if line.count(",") == 2]
@@ -398,12 +398,12 @@ def test_an_abort_at_the_100_percent_step_never_empties_the_pool(fleet_on_v10):
     assert run.rc != 0 and "(100%)" in run.stdout, run.stdout[-4000:]
     assert load.failed == 0, load.errors[:5]
     assert len(snapshots) > 100, "the watch read HAProxy through the whole release"
-    at_100 = [i for i, snap in enumerate(snapshots) if all(w == 100 for s, (w, _) in snap.items() if s.endswith("-canary"))]
+    at_100 = [i for i, snap in enumerate(snapshots) if all(w == 100 for s, (w, _status) in snap.items() if s.endswith("-canary"))]
     assert at_100, "the watch saw the 100 % step"
     empty = [snap for snap in snapshots if not any(w > 0 and status.startswith("UP") for w, status in snap.values())]
     assert not empty, f"{len(empty)} moments with no healthy server in rotation, e.g. {empty[0]}"
     after = snapshots[at_100[-1] + 1 :]
-    assert any(all(w == 100 for s, (w, _) in snap.items() if s.endswith("-stable")) for snap in after), "stable came back at full weight"
+    assert any(all(w == 100 for s, (w, _status) in snap.items() if s.endswith("-stable")) for snap in after), "stable came back at full weight"
     assert served_versions() == {stable: 20}
     release = [r for r in ledger()["releases"] if r["version"] == "v1.2"][-1]
     assert release["status"] == "rolled_back", release

@@ -92,7 +92,7 @@ def test_quarantine_diff_shows_each_manifests_status_and_clip_paths(capsys, tmp_
     assert code == 0 and list(planned["diff"]["before"]) == [manifest]
     assert planned["diff"]["before"][manifest] == {"status": "running", "clips": ["clips/clip_0000.mp4"]}
     assert planned["diff"]["after"][manifest] == {"status": "quarantined", "clips": ["quarantine/v1.2/clip_0000.mp4"]}
-    done, _ = run_module(clip_manifest.main, args, capsys)
+    done, _code = run_module(clip_manifest.main, args, capsys)
     assert done["diff"] == planned["diff"]
-    again, _ = run_module(clip_manifest.main, args, capsys)
+    again, _code = run_module(clip_manifest.main, args, capsys)
     assert again["diff"] == {"before": {}, "after": {}}

@@ -46,7 +46,7 @@ class FakeHAProxy:
     def _serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 return
             with conn:

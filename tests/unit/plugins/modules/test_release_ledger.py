@@ -155,7 +155,7 @@ def test_diff_mode_shows_the_ledger_and_lock_before_and_after(capsys, tmp_path):
     assert code == 0 and result["changed"] is True
     assert result["diff"]["before"]["ledger"]["stable"] is None
     assert result["diff"]["after"]["ledger"]["stable"] == {"version": "v1.0", "digest": D1}
-    locked, _ = run_module(release_ledger.main, args(tmp_path, action="lock", run_id="r1", _ansible_diff=True), capsys)
+    locked, _code = run_module(release_ledger.main, args(tmp_path, action="lock", run_id="r1", _ansible_diff=True), capsys)
     assert locked["diff"]["before"]["lock"] is None and locked["diff"]["after"]["lock"]["run_id"] == "r1"
-    again, _ = run_module(release_ledger.main, args(tmp_path, action="set_stable", version="v1.0", digest=D1, _ansible_diff=True), capsys)
+    again, _code = run_module(release_ledger.main, args(tmp_path, action="set_stable", version="v1.0", digest=D1, _ansible_diff=True), capsys)
     assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"]
