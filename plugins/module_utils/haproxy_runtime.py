@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """HAProxy runtime API: commands, replies and weight plans, as plain data (no socket, no Ansible).
 
-The transport is a callable ``send(command_line) -> reply_text`` given by the caller (the module opens the
-UNIX socket); everything here is pure so that every command and reply is table-tested.
+The haproxy_runtime module opens the UNIX socket and sends the lines built here; everything here is pure so that
+every command and reply is table-tested.
 """
 
 from __future__ import annotations

@@ -16,6 +16,11 @@ import re
 from ansible_collections.liveavatar.rollout.plugins.module_utils.release_version import is_release_version
 
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# The ledger's two files on the fleet host; plugins/doc_fragments/ledger_files.py documents the same defaults.
+FILES_ARGUMENT_SPEC = {
+    "path": {"type": "path", "default": "/var/lib/liveavatar-rollout/ledger.json"},
+    "lock_path": {"type": "path", "default": "/var/lib/liveavatar-rollout/rollout.lock"},
+}
 # validated: stages 1-2 passed in a run without the traffic stage (nothing was promoted).
 CLOSED = ("promoted", "validated", "aborted", "rolled_back", "failed")
 

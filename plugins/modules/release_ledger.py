@@ -15,15 +15,9 @@ description:
     with the holder's run id and start time.
   - O(action=rollback) records a rollback, closes every open release as rolled_back and removes the rollout lock.
   - Reading the ledger and planning a rollback are in the read-only M(liveavatar.rollout.release_ledger_info).
+extends_documentation_fragment:
+  - liveavatar.rollout.ledger_files
 options:
-  path:
-    description: Ledger file.
-    type: path
-    default: /var/lib/liveavatar-rollout/ledger.json
-  lock_path:
-    description: Lock file.
-    type: path
-    default: /var/lib/liveavatar-rollout/rollout.lock
   action:
     description: What to do.
     type: str
@@ -142,8 +136,7 @@ def _lock(module, lock_path, run_id):
 def main():
     module = AnsibleModule(
         argument_spec={
-            "path": {"type": "path", "default": "/var/lib/liveavatar-rollout/ledger.json"},
-            "lock_path": {"type": "path", "default": "/var/lib/liveavatar-rollout/rollout.lock"},
+            **lg.FILES_ARGUMENT_SPEC,
             "action": {"type": "str", "required": True, "choices": ["lock", "unlock", "start", "record", "close", "set_stable", "set_baseline", "rollback"]},
             "run_id": {"type": "str"},
             "version": {"type": "str"},

@@ -16,15 +16,8 @@ description:
   - A corrupt ledger or lock fails the task with one line naming the file; nothing is written, ever.
 extends_documentation_fragment:
   - liveavatar.rollout.read_only
+  - liveavatar.rollout.ledger_files
 options:
-  path:
-    description: Ledger file.
-    type: path
-    default: /var/lib/liveavatar-rollout/ledger.json
-  lock_path:
-    description: Lock file.
-    type: path
-    default: /var/lib/liveavatar-rollout/rollout.lock
   plan_rollback:
     description: Also plan a rollback (RV(plan)).
     type: bool
@@ -86,8 +79,7 @@ from ansible_collections.liveavatar.rollout.plugins.module_utils import ledger a
 def main():
     module = AnsibleModule(
         argument_spec={
-            "path": {"type": "path", "default": "/var/lib/liveavatar-rollout/ledger.json"},
-            "lock_path": {"type": "path", "default": "/var/lib/liveavatar-rollout/rollout.lock"},
+            **lg.FILES_ARGUMENT_SPEC,
             "plan_rollback": {"type": "bool", "default": False},
             "to_version": {"type": "str"},
             "candidate_versions": {"type": "list", "elements": "str", "default": []},

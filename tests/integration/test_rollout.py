@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils.logs import parse_line, parse_line_positional, shipper_patterns
 
-from lab_lb import registry_digest
+from lab_lb import SOCKET, registry_digest
 from lab_runner import ROOT, run_playbook
 from test_lab import LAB
 
@@ -328,14 +328,14 @@ class WeightWatch:
     SCRIPT = (
         "end=$(( $(date +%s) + {seconds} )); i=0; "
         "while [ $i -lt {count} ] && [ $(date +%s) -lt $end ] && [ ! -e /tmp/weight-watch.stop ]; do "
-        "echo 'show stat' | socat -t 2 stdio unix-connect:/run/haproxy/admin.sock "
+        "echo 'show stat' | socat -t 2 stdio unix-connect:{socket} "
         '| awk -F, \'$1 == "liveavatar" && $2 != "BACKEND" && $2 != "FRONTEND" {{ print $2 "," $19 "," $18 }}\'; '
         "echo ---; i=$((i + 1)); sleep 0.05; done"
     )
 
     def __init__(self, seconds=600, count=12000):
         lab_exec("lb", "rm", "-f", "/tmp/weight-watch.stop")
-        argv = ["docker", "exec", f"{LAB['lab_name']}-lb", "sh", "-c", self.SCRIPT.format(seconds=seconds, count=count)]
+        argv = ["docker", "exec", f"{LAB['lab_name']}-lb", "sh", "-c", self.SCRIPT.format(seconds=seconds, count=count, socket=SOCKET)]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
 
     def snapshots(self):
@@ -366,7 +366,7 @@ class MonitoringLossAtFullCanary(threading.Thread):
                 "lb",
                 "sh",
                 "-c",
-                "echo 'get weight liveavatar/gpu-node-3-canary;get weight liveavatar/gpu-node-4-canary' | socat stdio unix-connect:/run/haproxy/admin.sock",
+                f"echo 'get weight liveavatar/gpu-node-3-canary;get weight liveavatar/gpu-node-4-canary' | socat stdio unix-connect:{SOCKET}",
             ).stdout
             if [line.split()[0] for line in answer.splitlines() if line.strip()] == ["100", "100"]:
                 lab_exec("monitor", "systemctl", "stop", "prometheus")
