@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from ansible_collections.liveavatar.rollout.plugins.modules import benchmark_gate, canary_judge, gpu_facts, log_triage, nccl_check
+from ansible_collections.liveavatar.rollout.plugins.modules import benchmark_gate, canary_judge, gpu_facts, log_triage, nccl_check, stage_gate
 
 from helpers import real_fixture, run_module
 
@@ -121,3 +121,16 @@ def test_log_triage_reads_files(capsys, tmp_path):
     assert code == 0 and result["counts"]["oom"] == 1 and not result["passed"]
     result, code = run_module(log_triage.main, {"paths": [os.path.join(str(tmp_path), "absent.log")]}, capsys)
     assert code == 1 and "cannot read" in result["msg"]
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_stage_gate_reports_a_failed_run_without_failing_the_task(capsys, check_mode):
+    run = {"rc": 1, "stdout": "", "stderr": "[ERROR] CUDA out of memory"}
+    result, code = run_module(stage_gate.main, {"gate": "boundary_vram", "run": run, "limit_gb": 72}, capsys, check_mode)
+    assert code == 0 and result["changed"] is False and result["passed"] is False
+    assert result["reason"] == "boundary run exited 1: [ERROR] CUDA out of memory" and result["limit"] == 72.0
+
+
+def test_stage_gate_without_its_inputs_fails_in_one_line(capsys):
+    result, code = run_module(stage_gate.main, {"gate": "gpu_memory_peak", "candidate_mib": [], "limit_mib": 81920}, capsys)
+    assert code == 1 and result["msg"] == "stage_gate gpu_memory_peak: the candidate's run reported no per-GPU memory peaks"
