@@ -123,8 +123,8 @@ def multi_gpu_script(runs):
     if not runs:
         raise StageGateError("no runs of the multi-GPU script to judge")
     codes = [int(r.get("rc", -1)) for r in runs]
-    failed = [r for r, code in zip(runs, codes) if code != 0]
-    checks = [_check(f"{r.get('role')} {r.get('version')}", code == 0, f"rc {code}") for r, code in zip(runs, codes)]
+    failed = [r for r in runs if int(r.get("rc", -1)) != 0]
+    checks = [_check(f"{r.get('role')} {r.get('version')}", codes[i] == 0, f"rc {codes[i]}") for i, r in enumerate(runs)]
     if failed:
         first = failed[0]
         reason = f"{first.get('role')} {first.get('version')} exited {int(first.get('rc', -1))}: {first_error_line(first.get('stderr'), 200)}"
