@@ -38,7 +38,7 @@ def validate(manifest):
         raise ManifestError(f"status {manifest['status']!r} is not one of {STATUSES}")
     if not isinstance(manifest["clips"], list):
         raise ManifestError("clips is not a list")
-    seen = set()
+    seen, paths = set(), set()
     for position, clip in enumerate(manifest["clips"]):
         if not isinstance(clip, dict):
             raise ManifestError(f"clip {position} is not an object")
@@ -53,8 +53,11 @@ def validate(manifest):
         if not isinstance(clip["frames"], int) or isinstance(clip["frames"], bool) or clip["frames"] <= 0:
             raise ManifestError(f"clip {clip['id']!r} frames must be a positive integer")
         path = clip["path"]
-        if not isinstance(path, str) or not path or posixpath.isabs(path) or ".." in path.split("/"):
+        if not isinstance(path, str) or any(part in ("", ".", "..") for part in path.split("/")) or "\0" in path:
             raise ManifestError(f"clip {clip['id']!r} path {path!r} must be relative, inside the job")
+        if path in paths:
+            raise ManifestError(f"clip {clip['id']!r} path {path!r} is already another clip's")
+        paths.add(path)
     return manifest
 
 
@@ -70,10 +73,14 @@ def check_single_version(manifest):
 
 
 def verify_clips(manifest, digest_of):
-    """Per clip: intact when its file exists and its sha256 matches the manifest."""
+    """Per clip: intact when its file exists and its sha256 matches the manifest (digest_of may raise ValueError: a link)."""
     results = []
     for clip in manifest["clips"]:
-        actual = digest_of(clip["path"])
+        try:
+            actual = digest_of(clip["path"])
+        except ValueError as exc:
+            results.append({"id": clip["id"], "path": clip["path"], "intact": False, "reason": str(exc)})
+            continue
         if actual is None:
             results.append({"id": clip["id"], "path": clip["path"], "intact": False, "reason": "file missing"})
         elif actual != clip["sha256"]:
@@ -115,8 +122,9 @@ def resume_point(manifest, digest_of, running_version=None):
 def plan_quarantine(manifest, bad_version, quarantine_root, now):
     """Moves and the rewritten manifest for a job the bad version touched; None when untouched or done.
 
-    `quarantine_root` is relative to the job's directory: clips go to <root>/<bad_version>/, aside
-    from the live clips; checksums stay in the manifest so the moved files can still be verified.
+    `quarantine_root` is relative to the job's directory: clips go to <root>/<bad_version>/<their path>,
+    aside from the live clips (relative paths kept, so a/clip.mp4 and b/clip.mp4 stay two files);
+    checksums stay in the manifest so the moved files can still be verified.
     """
     validate(manifest)
     if bad_version not in versions(manifest):
@@ -126,7 +134,7 @@ def plan_quarantine(manifest, bad_version, quarantine_root, now):
     target = posixpath.join(quarantine_root, bad_version)
     moves, clips = [], []
     for clip in manifest["clips"]:
-        destination = posixpath.join(target, posixpath.basename(clip["path"]))
+        destination = posixpath.join(target, clip["path"])
         moves.append({"id": clip["id"], "from": clip["path"], "to": destination, "sha256": clip["sha256"]})
         clips.append(dict(clip, path=destination, original_path=clip["path"]))
     updated = dict(manifest, clips=clips, status="quarantined")

@@ -14,9 +14,15 @@ description:
   - O(state=resume) gives the index of the next clip to generate after the last intact clip, and
     refuses a job written by another version than O(running_version).
   - O(state=quarantined) finds, under O(root), every job written (wholly or partly) by
-    O(bad_version), moves its clips to C(<job dir>/<quarantine_dir>/<bad_version>/) with their
+    O(bad_version), moves its clips to C(<job dir>/<quarantine_dir>/<bad_version>/<clip path>) with their
     checksums kept, and marks the manifest C(quarantined) (generation paused). Nothing is
     deleted; a second run changes nothing.
+  - The version that wrote a job folder is not trusted. Paths are walked one component at a time
+    without following links; a clip, a clip folder or a quarantine folder that is a link, or a
+    destination that already holds other bytes, stops the run before anything moves, naming the job.
+    A job folder that is a link is skipped and listed in RV(skipped).
+  - A move never overwrites. Across filesystems it copies, checks both checksums, then removes the
+    source; an interrupted run is finished by the next one.
 options:
   path:
     description: One manifest file (states validated and resume).
@@ -86,11 +92,20 @@ first_broken:
   type: dict
   sample: {"id": "clip_0007", "reason": "file missing"}
 quarantined:
-  description: Jobs quarantined by this run, each with job_id, manifest path and moves.
+  description:
+    - Jobs quarantined by this run, each with job_id, manifest path and moves.
+    - Each move says how it went (renamed, copied, already there, missing); check mode has no how.
   returned: state is quarantined
   type: list
   elements: dict
-  sample: [{"job_id": "job-9", "manifest": "/srv/out/job-9/manifest.json", "moves": [{"from": "clips/c0.mp4", "to": "quarantine/v1.2/c0.mp4"}]}]
+  sample: [{"job_id": "job-9", "manifest": "/srv/out/job-9/manifest.json",
+            "moves": [{"from": "clips/c0.mp4", "to": "quarantine/v1.2/clips/c0.mp4", "how": "renamed"}]}]
+skipped:
+  description: Manifests not read because their job folder (or the file) is a link, each with path and reason.
+  returned: when O(root) is given
+  type: list
+  elements: dict
+  sample: [{"path": "/srv/out/job-x/manifest.json", "reason": "job-x is a link"}]
 already_quarantined:
   description: Jobs of O(bad_version) found already quarantined.
   returned: state is quarantined
@@ -106,12 +121,23 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.liveavatar.rollout.plugins.module_utils import job_files
 from ansible_collections.liveavatar.rollout.plugins.module_utils import manifest as mf
-from ansible_collections.liveavatar.rollout.plugins.module_utils.files import sha256_file, write_json_atomically
+from ansible_collections.liveavatar.rollout.plugins.module_utils.files import write_json_atomically
+from ansible_collections.liveavatar.rollout.plugins.module_utils.release_version import is_release_version
 
 
 def _digest_of(job_dir):
-    return lambda relative: sha256_file(os.path.join(job_dir, relative))
+    """sha256 of a clip, read without following a link (job_files.UnsafePath, a ValueError, for one)."""
+
+    def digest(relative):
+        job_fd = job_files.open_job(job_dir)
+        try:
+            return job_files.digest_inside(job_fd, relative)
+        finally:
+            os.close(job_fd)
+
+    return digest
 
 
 def _load(module, path):
@@ -126,12 +152,21 @@ def _load(module, path):
 
 
 def _manifests(root):
+    """Manifests under root (depth 1 or 2), and those skipped because a folder on the way, or the file, is a link."""
     found = glob.glob(os.path.join(root, "*", "manifest.json")) + glob.glob(os.path.join(root, "*", "*", "manifest.json"))
-    return sorted(set(found))
+    paths, skipped = [], []
+    for path in sorted(set(found)):
+        parts = os.path.relpath(path, root).split(os.sep)
+        link = next(("/".join(parts[: depth + 1]) for depth in range(len(parts)) if os.path.islink(os.path.join(root, *parts[: depth + 1]))), None)
+        if link is not None:
+            skipped.append({"path": path, "reason": f"{link} is a link"})
+        else:
+            paths.append(path)
+    return paths, skipped
 
 
 def _validated(module):
-    paths = [module.params["path"]] if module.params["path"] else _manifests(module.params["root"])
+    paths, skipped = ([module.params["path"]], []) if module.params["path"] else _manifests(module.params["root"])
     jobs, problems = [], []
     for path in paths:
         data = _load(module, path)
@@ -158,8 +193,9 @@ def _validated(module):
             msg=f"clip_manifest: {len(problems)} manifest problem(s), first: {problems[0]}",
             problems=problems,
             jobs=jobs,
+            skipped=skipped,
         )
-    module.exit_json(changed=False, jobs=jobs)
+    module.exit_json(changed=False, jobs=jobs, skipped=skipped)
 
 
 def _resume(module):
@@ -176,8 +212,9 @@ def _quarantine(module):
     bad = module.params["bad_version"]
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     plans, already = [], []
-    # Every manifest is read and planned before anything moves: a corrupt one stops the run unchanged.
-    for path in _manifests(module.params["root"]):
+    paths, skipped = _manifests(module.params["root"])
+    # Every manifest is read and every move checked before anything moves: a corrupt job or a planted link stops the run unchanged.
+    for path in paths:
         data = _load(module, path)
         plan = mf.plan_quarantine(data, bad, module.params["quarantine_dir"], now)
         if plan is None:
@@ -186,25 +223,39 @@ def _quarantine(module):
             continue
         plan["manifest_path"] = path
         plan["before"] = _summary(data)
+        _each_move(module, plan, job_files.check_move)
         plans.append(plan)
     done = []
     for plan in plans:
-        job_dir = os.path.dirname(plan["manifest_path"])
         if not module.check_mode:
-            for move in plan["moves"]:
-                source, target = os.path.join(job_dir, move["from"]), os.path.join(job_dir, move["to"])
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                if os.path.exists(source):
-                    os.replace(source, target)
+            hows = _each_move(module, plan, job_files.move)
+            plan["moves"] = [dict(move, how=hows[index]) for index, move in enumerate(plan["moves"])]
             write_json_atomically(plan["manifest_path"], plan["manifest"])
         done.append({"job_id": plan["job_id"], "manifest": plan["manifest_path"], "moves": plan["moves"]})
-    result = {"changed": bool(done), "quarantined": done, "already_quarantined": already}
+    result = {"changed": bool(done), "quarantined": done, "already_quarantined": already, "skipped": skipped}
     if module._diff:
         result["diff"] = {
             "before": {plan["manifest_path"]: plan["before"] for plan in plans},
             "after": {plan["manifest_path"]: _summary(plan["manifest"]) for plan in plans},
         }
     module.exit_json(**result)
+
+
+def _each_move(module, plan, operation):
+    """Apply job_files.check_move or job_files.move to each planned move of one job; one line naming the job on refusal."""
+    job_dir = os.path.dirname(plan["manifest_path"])
+    results = []
+    try:
+        job_fd = job_files.open_job(job_dir)
+        try:
+            for move in plan["moves"]:
+                results.append(operation(job_fd, move["from"], move["to"]))
+        finally:
+            os.close(job_fd)
+    except (job_files.UnsafePath, OSError) as exc:
+        moved = "nothing was moved" if operation is job_files.check_move else f"{len(results)} clip(s) of this job were moved, the rest stay"
+        module.fail_json(msg=f"clip_manifest: job {plan['job_id']} ({plan['manifest_path']}): {exc}; {moved}", manifest=plan["manifest_path"])
+    return results
 
 
 def _summary(manifest):
@@ -227,6 +278,12 @@ def main():
         required_if=[("state", "resume", ("path",)), ("state", "quarantined", ("root", "bad_version"))],
         supports_check_mode=True,
     )
+    if module.params["bad_version"] is not None and not is_release_version(module.params["bad_version"]):
+        module.fail_json(msg=f"clip_manifest: bad_version {module.params['bad_version']!r} is not vMAJOR.MINOR[.PATCH]; nothing was moved")
+    try:
+        job_files.split_relative(module.params["quarantine_dir"])
+    except job_files.UnsafePath:
+        module.fail_json(msg=f"clip_manifest: quarantine_dir {module.params['quarantine_dir']!r} must be a relative path inside the job; nothing was moved")
     if module.params["root"] and not os.path.isdir(module.params["root"]):
         module.fail_json(msg=f"clip_manifest: root {module.params['root']} is not a directory")
     {"validated": _validated, "resume": _resume, "quarantined": _quarantine}[module.params["state"]](module)

@@ -64,6 +64,11 @@ def test_mixed_versions_are_refused():
         (lambda m: m["clips"][1].update(id="clip_0000"), "appears twice"),
         (lambda m: m["clips"][0].pop("version"), "lacks version"),
         (lambda m: m.update(job_id="a/b"), "without '/'"),
+        (lambda m: m.update(version="v1.1\n"), "not vMAJOR"),
+        (lambda m: m["clips"][0].update(path="clips//clip_0000.mp4"), "must be relative"),
+        (lambda m: m["clips"][0].update(path="./clips/clip_0000.mp4"), "must be relative"),
+        (lambda m: m["clips"][0].update(path="/srv/clip_0000.mp4"), "must be relative"),
+        (lambda m: m["clips"][1].update(path=m["clips"][0]["path"]), "already another clip's"),
     ],
 )
 def test_corrupt_manifests_are_refused(mutate, message):
@@ -75,7 +80,7 @@ def test_corrupt_manifests_are_refused(mutate, message):
 
 def test_quarantine_plan_moves_every_clip_and_keeps_checksums():
     plan = mf.plan_quarantine(job(version="v1.2"), "v1.2", "quarantine", "2026-11-25T00:00:00Z")
-    assert [m["to"] for m in plan["moves"]] == [f"quarantine/v1.2/clip_{i:04d}.mp4" for i in range(3)]
+    assert [m["to"] for m in plan["moves"]] == [f"quarantine/v1.2/clips/clip_{i:04d}.mp4" for i in range(3)]
     updated = plan["manifest"]
     assert updated["status"] == "quarantined" and updated["quarantine"]["previous_status"] == "running"
     assert [c["sha256"] for c in updated["clips"]] == [c["sha256"] for c in job()["clips"]]
