@@ -134,3 +134,12 @@ def test_stage_gate_reports_a_failed_run_without_failing_the_task(capsys, check_
 def test_stage_gate_without_its_inputs_fails_in_one_line(capsys):
     result, code = run_module(stage_gate.main, {"gate": "gpu_memory_peak", "candidate_mib": [], "limit_mib": 81920}, capsys)
     assert code == 1 and result["msg"] == "stage_gate gpu_memory_peak: the candidate's run reported no per-GPU memory peaks"
+
+
+def test_rollout_inputs_module_normalises_or_refuses_in_one_line(capsys):
+    from ansible_collections.liveavatar.rollout.plugins.modules import rollout_inputs
+
+    result, code = run_module(rollout_inputs.main, {"version": "v1.2", "steps": "5,100", "stages": "3"}, capsys)
+    assert code == 0 and result["changed"] is False and result["inputs"]["steps"] == [5, 100] and result["inputs"]["stages"] == [3]
+    result, code = run_module(rollout_inputs.main, {"version": "v1.2", "steps": [1]}, capsys)
+    assert code == 1 and result["msg"].startswith("rollout: steps [1] must be integers in 1-100") and result["msg"].endswith("nothing was changed")
