@@ -143,13 +143,15 @@ def known_versions(ledger):
     return known
 
 
-def plan_rollback(ledger, to_version=None, candidate_running=False, candidate_versions=()):
+def plan_rollback(ledger, to_version=None, candidate_running=False, candidate_versions=(), running_versions=()):
     """Target of a rollback and the versions it rolls back.
 
     Without to_version: a release in progress (or candidate containers of a version the fleet never ran as
     stable) goes back to stable; otherwise the previous stable version; after a rollback that moved stable
     (which clears previous_stable), a repeated rollback re-converges on the version that one chose. A target started beside the bad version by an interrupted
     rollback runs in the canary slot too, and is not a candidate.
+    `running_versions` (every service container's version label) adds to the versions rolled back; a label that
+    is not a version (missing, '..') is listed apart and never becomes a version, since versions build paths.
     """
     validate(ledger)
     stable = ledger.get("stable")
@@ -173,8 +175,10 @@ def plan_rollback(ledger, to_version=None, candidate_running=False, candidate_ve
         target = dict(stable)
     else:
         raise LedgerError(f"the ledger has no version before {stable['version']}; give -e to_version=<version>")
-    bad = sorted({r["version"] for r in open_releases} | ({stable["version"]} if stable else set()) - {target["version"]})
-    return {"target": target, "bad_versions": bad, "open_runs": [r["run_id"] for r in open_releases]}
+    labelled = {v for v in running_versions if is_release_version(v)}
+    bad = sorted(({r["version"] for r in open_releases} | ({stable["version"]} if stable else set()) | labelled) - {target["version"]})
+    unrecognised = sorted({repr(v) for v in running_versions if not is_release_version(v)})
+    return {"target": target, "bad_versions": bad, "open_runs": [r["run_id"] for r in open_releases], "unrecognised_labels": unrecognised}
 
 
 def rollback(ledger, version, digest, bad_versions, now, reason=""):

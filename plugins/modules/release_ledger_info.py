@@ -30,6 +30,14 @@ options:
     type: list
     elements: str
     default: []
+  running_versions:
+    description:
+      - The version label of every service container; each version other than the target is rolled back.
+      - A label that is not vMAJOR.MINOR[.PATCH] (missing, C(..)) never becomes a version (versions build paths) and is
+        listed in RV(plan.unrecognised_labels).
+    type: list
+    elements: str
+    default: []
   candidate_running:
     description: Whether a candidate container runs whose version is not known.
     type: bool
@@ -65,10 +73,10 @@ lock:
   type: dict
   sample: {"run_id": "20261126T001500-4242", "since": "2026-11-26T00:15:00Z"}
 plan:
-  description: Target version and digest, the versions rolled back and the open runs.
+  description: Target version and digest, the versions rolled back, the open runs and the container labels that are not versions.
   returned: when plan_rollback is true
   type: dict
-  sample: {"target": {"version": "v1.0", "digest": "sha256:..."}, "bad_versions": ["v1.1"], "open_runs": []}
+  sample: {"target": {"version": "v1.0", "digest": "sha256:..."}, "bad_versions": ["v1.1"], "open_runs": [], "unrecognised_labels": ["''"]}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -83,6 +91,7 @@ def main():
             "plan_rollback": {"type": "bool", "default": False},
             "to_version": {"type": "str"},
             "candidate_versions": {"type": "list", "elements": "str", "default": []},
+            "running_versions": {"type": "list", "elements": "str", "default": []},
             "candidate_running": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
@@ -96,7 +105,9 @@ def main():
     result = {"changed": False, "ledger": current, "lock": holder}
     if p["plan_rollback"]:
         try:
-            result["plan"] = lg.plan_rollback(current, p["to_version"] or None, p["candidate_running"], p["candidate_versions"])
+            result["plan"] = lg.plan_rollback(
+                current, p["to_version"] or None, p["candidate_running"], p["candidate_versions"], p["running_versions"]
+            )
         except lg.LedgerError as exc:
             module.fail_json(msg=f"rollback: {exc}")
     module.exit_json(**result)

@@ -141,6 +141,21 @@ def test_a_second_rollback_changes_nothing_on_the_fleet(fleet_on_v11):
     assert served_versions() == {"v1.0": 20}
 
 
+def test_a_container_label_that_is_not_a_version_never_builds_a_path(fleet_on_v11):
+    """Issue 13 item 8: a stage-host container with an empty version label made the rollback remove the whole config root."""
+    probe = "liveavatar-label-probe"
+    lab_exec("gpu-node-1", "sh", "-c", "mkdir -p /srv/liveavatar/config/v1.0 && echo kept > /srv/liveavatar/config/v1.0/probe.txt")
+    lab_exec("gpu-node-1", "sh", "-c", f"docker create --name {probe} --label io.liveavatar.track=stage --label io.liveavatar.version= $(docker images -q | head -1) true")
+    try:
+        run = run_playbook("rollback.yml")
+        assert run.rc == 0, run.stdout[-4000:]
+        assert "container version labels ignored (not versions): ''" in run.stdout
+        assert lab_exec("gpu-node-1", "cat", "/srv/liveavatar/config/v1.0/probe.txt").stdout.strip() == "kept"
+    finally:
+        lab_exec("gpu-node-1", "sh", "-c", f"docker rm -f {probe}; rm -f /srv/liveavatar/config/v1.0/probe.txt")
+    assert served_versions() == {"v1.0": 20}
+
+
 def test_rollback_killed_during_capacity_step_then_rerun_completes(fleet_on_v11):
     """SIGKILL of ansible-playbook while a node is being replaced, then the same command again (to v1.1 this time)."""
     errors_before = backend_errors()

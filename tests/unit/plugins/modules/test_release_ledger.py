@@ -95,6 +95,19 @@ def test_plan_rollback_during_a_release_goes_back_to_stable():
     assert lg.plan_rollback(promoted_ledger(), candidate_running=True)["target"]["version"] == "v1.1"
 
 
+@pytest.mark.parametrize(
+    ("running", "bad", "unrecognised"),
+    [
+        (["v1.1", "v1.0"], ["v1.1"], []),
+        (["v1.1", "", "..", "v1.1\n", "../../etc"], ["v1.1"], ["''", "'..'", "'../../etc'", "'v1.1\\n'"]),
+        (["v1.3"], ["v1.1", "v1.3"], []),
+    ],
+)
+def test_container_labels_become_versions_only_when_they_are_versions(running, bad, unrecognised):
+    plan = lg.plan_rollback(promoted_ledger(), running_versions=running)
+    assert plan["bad_versions"] == bad and plan["unrecognised_labels"] == unrecognised and plan["target"]["version"] == "v1.0"
+
+
 def test_a_repeated_rollback_converges_and_never_rolls_forward():
     led = lg.rollback(promoted_ledger(), "v1.0", D1, ["v1.1"], "t3")
     assert led["stable"]["version"] == "v1.0" and led["previous_stable"] is None
