@@ -34,7 +34,7 @@ options:
     description:
       - The version label of every service container; each version other than the target is rolled back.
       - A label that is not vMAJOR.MINOR[.PATCH] (missing, C(..)) never becomes a version (versions build paths) and is
-        listed in RV(plan.unrecognised_labels).
+        listed in the plan's C(unrecognised_labels).
     type: list
     elements: str
     default: []
@@ -105,9 +105,7 @@ def main():
     result = {"changed": False, "ledger": current, "lock": holder}
     if p["plan_rollback"]:
         try:
-            result["plan"] = lg.plan_rollback(
-                current, p["to_version"] or None, p["candidate_running"], p["candidate_versions"], p["running_versions"]
-            )
+            result["plan"] = lg.plan_rollback(current, p["to_version"] or None, p["candidate_running"], p["candidate_versions"], p["running_versions"])
         except lg.LedgerError as exc:
             module.fail_json(msg=f"rollback: {exc}")
     module.exit_json(**result)

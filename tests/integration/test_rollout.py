@@ -176,6 +176,8 @@ def fleet_on_v10(lab, workload_digests):
         ({"version": "v1.1", "tolerances": {"clip_time_s": {"tolerance_pct": 1000}}}, "clip_time_s tolerance_pct 1000 must be a number in 0-100"),
         ({"version": "v1.1", "tolerances": {"psnr_db": {"tolerance_pct": 2, "direction": "lower_is_better"}}}, "direction cannot be set"),
         ({"version": "v1.1", "tolerances": {"psnr_db": {"tolerance_pct": 2, "optional": True}}}, "optional cannot be set"),
+        # Issue 13 item 9: an unreachable registry was a raw "Status code was -1".
+        ({"version": "v1.1", "rollout_registry_api": "http://127.0.0.1:1"}, "registry http://127.0.0.1:1 unreachable: "),
         ({"version": "v1.1", "stages": "1,4"}, "must be a subset of 1,2,3"),
         ({"version": "v1.1", "bake_time": "soon"}, "must be whole seconds"),
     ],

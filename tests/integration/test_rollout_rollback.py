@@ -145,7 +145,12 @@ def test_a_container_label_that_is_not_a_version_never_builds_a_path(fleet_on_v1
     """Issue 13 item 8: a stage-host container with an empty version label made the rollback remove the whole config root."""
     probe = "liveavatar-label-probe"
     lab_exec("gpu-node-1", "sh", "-c", "mkdir -p /srv/liveavatar/config/v1.0 && echo kept > /srv/liveavatar/config/v1.0/probe.txt")
-    lab_exec("gpu-node-1", "sh", "-c", f"docker create --name {probe} --label io.liveavatar.track=stage --label io.liveavatar.version= $(docker images -q | head -1) true")
+    lab_exec(
+        "gpu-node-1",
+        "sh",
+        "-c",
+        f"docker create --name {probe} --label io.liveavatar.track=stage --label io.liveavatar.version= $(docker images -q | head -1) true",
+    )
     try:
         run = run_playbook("rollback.yml")
         assert run.rc == 0, run.stdout[-4000:]
