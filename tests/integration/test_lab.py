@@ -128,6 +128,13 @@ def test_unknown_host_in_limit_is_refused_in_one_line(lab):
     assert "gpu-node-9" in run.stdout
 
 
+def test_the_lab_reset_passes_its_guard_on_the_lab(lab):
+    # Check mode: the guard reads the containers' labels; the removals after it only report what they would do.
+    run = run_playbook("lab_reset_fleet.yml", cmdline="--check")
+    assert run.rc == 0, run.stdout[-3000:]
+    assert "Lab only | Require every host to be a container labelled as this lab's" in run.stdout
+
+
 def test_lab_network_owned_by_something_else_is_refused(lab):
     foreign = "liveavatar-foreign-net"
     docker("network", "rm", foreign, check=False)

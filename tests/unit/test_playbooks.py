@@ -44,3 +44,11 @@ def test_the_release_path_reaches_the_load_balancer_only_through_haproxy_runtime
     ]
     assert offenders == [], "use liveavatar.rollout.haproxy_runtime"
     assert not (ROOT / "playbooks" / "files" / "lb_runtime.sh").exists()
+
+
+def test_the_lab_reset_refuses_a_real_fleets_inventory_before_it_touches_a_host():
+    """Issue 13 item 7: lab_reset_fleet.yml deleted the ledger, the containers and the config repo of any inventory."""
+    run = ansible_playbook("-i", "inventories/example", "playbooks/lab_reset_fleet.yml")
+    assert run.returncode != 0
+    assert "runs only on the lab's inventory (inventories/lab); nothing was changed" in run.stdout
+    assert "Lab only | Remove the ledger and the lock" not in run.stdout, run.stdout[-2000:]
