@@ -40,6 +40,43 @@ def read_json(path, default):
         raise LedgerError(f"{path} is unreadable or corrupt: {exc}; restore it from a backup, nothing was changed") from exc
 
 
+def read_lock(path):
+    """(holder, problem): (None, None) when there is no lock; (None, why) when it is empty, unreadable or not a holder."""
+    try:
+        holder = read_json(path, None)
+    except LedgerError as exc:
+        return None, str(exc).split("; restore it", maxsplit=1)[0]
+    if holder is None or (isinstance(holder, dict) and isinstance(holder.get("run_id"), str) and holder["run_id"]):
+        return holder, None
+    return None, f"{path} holds {holder!r}, not a run_id"
+
+
+def fenced_reason(ledger, holder, run_id):
+    """Why run_id may no longer change the fleet, or None while it holds the lock and its release is open and not revoked."""
+    if holder is None:
+        return "the rollout lock is gone (a rollback revoked it)"
+    if holder.get("run_id") != run_id:
+        return f"the rollout lock is held by run {holder.get('run_id')} since {holder.get('since')}"
+    release = next((r for r in validate(ledger)["releases"] if r["run_id"] == run_id), None)
+    if release is None:
+        return f"the ledger has no release {run_id}"
+    if release["status"] != "in_progress":
+        return f"release {release['version']} ({run_id}) was closed as {release['status']}"
+    revoked = [e for e in release["events"] if e.get("event") == "revoked"]
+    if revoked:
+        return f"a rollback ({revoked[-1].get('by')}) revoked it at {revoked[-1].get('at')}"
+    return None
+
+
+def revoke(ledger, by, now):
+    """Mark every open release revoked by a rollback: its rollout stops at its next check; the rollback closes it."""
+    new = copy.deepcopy(validate(ledger))
+    for release in new["releases"]:
+        if release.get("status") == "in_progress" and not any(e.get("event") == "revoked" for e in release["events"]):
+            release["events"].append({"event": "revoked", "by": by, "at": now})
+    return new
+
+
 def empty():
     return {"stable": None, "previous_stable": None, "releases": [], "baselines": {}}
 

@@ -14,6 +14,14 @@ description:
   - O(action=lock) takes the rollout lock with an exclusive create; a second concurrent run fails
     with the holder's run id and start time.
   - O(action=rollback) records a rollback, closes every open release as rolled_back and removes the rollout lock.
+  - O(action=revoke) is a rollback's first step. It removes the rollout lock, whoever holds it, and marks every open
+    release revoked, so that a live rollout stops at its next O(action=hold) check.
+  - O(action=hold) changes nothing. It fails, with C(fenced=true), unless O(run_id) still holds the lock and its release is
+    open and not revoked; a rollout runs it before each traffic step and each promotion.
+  - A corrupt or empty lock never blocks a rollback (O(action=revoke) and O(action=rollback) remove it). O(action=lock)
+    refuses it with the command that clears it.
+  - Every read-modify-write of the ledger and the lock holds an exclusive C(flock) on C(.<ledger>.flock) beside the ledger.
+    Two runs on the same host therefore never lose each other's update.
   - Reading the ledger and planning a rollback are in the read-only M(liveavatar.rollout.release_ledger_info).
 extends_documentation_fragment:
   - liveavatar.rollout.ledger_files
@@ -21,10 +29,10 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [lock, unlock, start, record, close, set_stable, set_baseline, rollback]
+    choices: [lock, unlock, hold, revoke, start, record, close, set_stable, set_baseline, rollback]
     required: true
   run_id:
-    description: Identifier of this run (lock holder, release key).
+    description: Identifier of this run (lock holder, release key; for O(action=revoke), the rollback's run).
     type: str
   version:
     description: Version (start, set_stable, set_baseline, rollback).
@@ -87,12 +95,21 @@ lock:
   returned: always
   type: dict
   sample: {"run_id": "20261126T001500-4242", "since": "2026-11-26T00:15:00Z"}
+fenced:
+  description: For O(action=hold), whether the run lost the lock or its release (the task then fails).
+  returned: when O(action=hold)
+  type: bool
+  sample: false
 """
 
+import contextlib
 import copy
 import datetime
+import errno
+import fcntl
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -111,7 +128,43 @@ def _read_json(module, path, default):
         module.fail_json(msg=f"release_ledger: {exc}")
 
 
-def _lock(module, lock_path, run_id):
+@contextlib.contextmanager
+def _serialized(module, ledger_path, timeout=30):
+    """An exclusive flock on .<ledger>.flock for one read-modify-write; none in check mode where the folder is absent."""
+    directory = os.path.dirname(os.path.abspath(ledger_path))
+    if module.check_mode and not os.path.isdir(directory):
+        yield
+        return
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd = os.open(os.path.join(directory, f".{os.path.basename(ledger_path)}.flock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    module.fail_json(msg=f"release_ledger: {ledger_path} stayed locked by another run for {timeout} s; retry, nothing was changed")
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _unlink(path):
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _lock(module, lock_path, run_id, problem):
+    if problem:
+        module.fail_json(
+            msg=(
+                f"release_ledger: the rollout lock is corrupt or empty ({problem}), so no run can tell whether a rollout is live; "
+                "run playbooks/rollback.yml (it clears the lock) or remove the file, then retry; nothing was changed"
+            )
+        )
     holder = _read_json(module, lock_path, None)
     if holder is not None:
         if holder.get("run_id") == run_id:
@@ -137,7 +190,7 @@ def main():
     module = AnsibleModule(
         argument_spec={
             **lg.FILES_ARGUMENT_SPEC,
-            "action": {"type": "str", "required": True, "choices": ["lock", "unlock", "start", "record", "close", "set_stable", "set_baseline", "rollback"]},
+            "action": {"type": "str", "required": True, "choices": list(ACTIONS)},
             "run_id": {"type": "str"},
             "version": {"type": "str"},
             "digest": {"type": "str"},
@@ -149,6 +202,8 @@ def main():
         required_if=[
             ("action", "lock", ("run_id",)),
             ("action", "unlock", ("run_id",)),
+            ("action", "hold", ("run_id",)),
+            ("action", "revoke", ("run_id",)),
             ("action", "start", ("run_id", "version", "digest")),
             ("action", "record", ("run_id", "data")),
             ("action", "close", ("run_id", "status")),
@@ -158,6 +213,37 @@ def main():
         ],
         supports_check_mode=True,
     )
+    with _serialized(module, module.params["path"]):
+        result = _apply(module)
+    module.exit_json(**result)
+
+
+ACTIONS = ("lock", "unlock", "hold", "revoke", "start", "record", "close", "set_stable", "set_baseline", "rollback")
+
+
+def _transition(module, current):
+    p = module.params
+    action = p["action"]
+    try:
+        if action == "start":
+            return lg.start(current, p["run_id"], p["version"], p["digest"], _now(), p["baseline"])
+        if action == "record":
+            return lg.record(current, p["run_id"], p["data"], _now())
+        if action == "close":
+            return lg.close(current, p["run_id"], p["status"], _now(), p["reason"])
+        if action == "rollback":
+            return lg.rollback(current, p["version"], p["digest"], (p["data"] or {}).get("bad_versions") or [], _now(), p["reason"])
+        if action == "revoke":
+            return lg.revoke(current, p["run_id"], _now())
+        if action == "set_stable":
+            return lg.set_stable(current, p["version"], p["digest"])
+        return lg.set_baseline(current, p["version"], p["data"])
+    except lg.LedgerError as exc:
+        module.fail_json(msg=f"release_ledger: {exc}")
+
+
+def _apply(module):
+    """One action under the flock; returns the result (the ledger and the lock after it)."""
     p = module.params
     action = p["action"]
     current = _read_json(module, p["path"], lg.empty())
@@ -165,48 +251,38 @@ def main():
         lg.validate(current)
     except lg.LedgerError as exc:
         module.fail_json(msg=f"release_ledger: {p['path']}: {exc}")
-    holder = _read_json(module, p["lock_path"], None)
+    holder, problem = lg.read_lock(p["lock_path"])
     before = copy.deepcopy({"ledger": current, "lock": holder})
     changed = False
+    if action == "hold":
+        reason = lg.fenced_reason(current, holder, p["run_id"]) if not problem else f"the rollout lock is corrupt or empty ({problem})"
+        if reason:
+            module.fail_json(msg=f"release_ledger: run {p['run_id']} is fenced: {reason}; this rollout stops without touching the fleet", fenced=True)
+        return {"changed": False, "ledger": current, "lock": holder, "fenced": False}
     if action == "lock":
-        holder, changed = _lock(module, p["lock_path"], p["run_id"])
+        holder, changed = _lock(module, p["lock_path"], p["run_id"], problem)
     elif action == "unlock":
         if holder is not None and holder.get("run_id") == p["run_id"]:
             changed = True
             if not module.check_mode:
-                os.unlink(p["lock_path"])
+                _unlink(p["lock_path"])
             holder = None
     else:
-        try:
-            if action == "start":
-                new = lg.start(current, p["run_id"], p["version"], p["digest"], _now(), p["baseline"])
-            elif action == "record":
-                new = lg.record(current, p["run_id"], p["data"], _now())
-            elif action == "close":
-                new = lg.close(current, p["run_id"], p["status"], _now(), p["reason"])
-            elif action == "rollback":
-                bad = (p["data"] or {}).get("bad_versions") or []
-                new = lg.rollback(current, p["version"], p["digest"], bad, _now(), p["reason"])
-            elif action == "set_stable":
-                new = lg.set_stable(current, p["version"], p["digest"])
-            else:
-                new = lg.set_baseline(current, p["version"], p["data"])
-        except lg.LedgerError as exc:
-            module.fail_json(msg=f"release_ledger: {exc}")
+        new = _transition(module, current)
         changed = new != current
         if changed and not module.check_mode:
             write_json_atomically(p["path"], new)
         current = new
-        if action == "rollback" and holder is not None:
-            # Every open release is closed now: a lock left by a dead or aborted rollout is stale.
+        # A rollback owns the fleet: any lock (a live rollout's, a dead one's, a corrupt one) goes.
+        if action in ("rollback", "revoke") and (holder is not None or problem):
             changed = True
             if not module.check_mode:
-                os.unlink(p["lock_path"])
+                _unlink(p["lock_path"])
             holder = None
     result = {"changed": changed, "ledger": current, "lock": holder}
     if module._diff:
         result["diff"] = {"before": before, "after": {"ledger": current, "lock": holder}}
-    module.exit_json(**result)
+    return result
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ description:
   - With O(plan_rollback=true), also picks a rollback's target. A release in progress (or candidate containers running)
     goes back to stable, otherwise to the previous stable version, or to O(to_version) when given. The versions rolled
     back and the open runs come with it.
-  - A corrupt ledger or lock fails the task with one line naming the file; nothing is written, ever.
+  - A corrupt ledger fails the task with one line naming the file; a corrupt or empty lock is reported in
+    RV(lock_problem) and reads as no lock. Nothing is written, ever.
 extends_documentation_fragment:
   - liveavatar.rollout.read_only
   - liveavatar.rollout.ledger_files
@@ -72,6 +73,11 @@ lock:
   returned: always
   type: dict
   sample: {"run_id": "20261126T001500-4242", "since": "2026-11-26T00:15:00Z"}
+lock_problem:
+  description: Why the lock file is not a holder (empty, corrupt), or null; the lock then reads as null.
+  returned: always
+  type: str
+  sample: null
 plan:
   description: Target version and digest, the versions rolled back, the open runs and the container labels that are not versions.
   returned: when plan_rollback is true
@@ -99,10 +105,11 @@ def main():
     p = module.params
     try:
         current = lg.validate(lg.read_json(p["path"], lg.empty()))
-        holder = lg.read_json(p["lock_path"], None)
     except lg.LedgerError as exc:
         module.fail_json(msg=f"release_ledger_info: {exc}")
-    result = {"changed": False, "ledger": current, "lock": holder}
+    # A corrupt or empty lock is reported, never fatal here: it must not block a rollback.
+    holder, problem = lg.read_lock(p["lock_path"])
+    result = {"changed": False, "ledger": current, "lock": holder, "lock_problem": problem}
     if p["plan_rollback"]:
         try:
             result["plan"] = lg.plan_rollback(current, p["to_version"] or None, p["candidate_running"], p["candidate_versions"], p["running_versions"])

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -17,7 +20,7 @@ import pytest
 from ansible_collections.liveavatar.rollout.plugins.module_utils.logs import parse_line, parse_line_positional, shipper_patterns
 
 from lab_lb import SOCKET, registry_digest
-from lab_runner import ROOT, run_playbook
+from lab_runner import INVENTORY, ROOT, run_playbook
 from test_lab import LAB
 
 LB = "http://127.0.0.1:18080/api/ping"
@@ -208,6 +211,35 @@ def test_check_mode_prints_the_plan_and_changes_nothing(fleet_on_v10):
     assert run.rc == 0, run.stdout[-3000:]
     assert f"release v1.1 ({fleet_on_v10['v1.1']}) against stable v1.0" in run.stdout
     assert ledger() == before_ledger and containers() == before_containers
+    assert lab_exec("registry", "test", "-e", "/var/lib/liveavatar-rollout/rollout.lock", check=False).returncode != 0
+
+
+def test_a_rollback_during_a_rollout_fences_it_and_the_rollout_stops_without_touching_the_fleet(fleet_on_v10):
+    """Issue 13 item 3: an operator's rollback while a rollout bakes at 5 %; the rollout stops at its next step's check."""
+    extravars = json.dumps({"version": "v1.1", "stages": "3", "steps": "5,50,100", "bake_time": 30})
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY), "playbooks/rollout.yml", "-e", extravars]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1")
+    rollout = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline, seen = time.monotonic() + 400, []
+        for line in rollout.stdout:
+            seen.append(line)
+            if "Bake under the lab's bounded synthetic load (5%)" in line or time.monotonic() > deadline:
+                break
+        assert any("(5%)" in line for line in seen), "".join(seen[-40:])
+        rollback = run_playbook("rollback.yml")
+        rest = rollout.communicate(timeout=600)[0]
+    finally:
+        if rollout.poll() is None:
+            os.killpg(rollout.pid, signal.SIGKILL)
+    assert rollback.rc == 0, rollback.stdout[-4000:]
+    assert rollout.returncode != 0 and "is fenced: the rollout lock is gone" in rest, rest[-4000:]
+    assert served_versions() == {"v1.0": 20}
+    release = ledger()["releases"][-1]
+    events = [e.get("event") for e in release["events"]]
+    # Fenced: the rollout neither recorded an abort nor ran a rollback of its own; the operator's rollback closed it.
+    assert release["version"] == "v1.1" and release["status"] == "rolled_back" and "revoked" in events and "aborted" not in events
+    assert latest_report("v1.1")["outcome"] == "fenced"
     assert lab_exec("registry", "test", "-e", "/var/lib/liveavatar-rollout/rollout.lock", check=False).returncode != 0
 
 

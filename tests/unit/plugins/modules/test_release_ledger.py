@@ -172,3 +172,87 @@ def test_diff_mode_shows_the_ledger_and_lock_before_and_after(capsys, tmp_path):
     assert locked["diff"]["before"]["lock"] is None and locked["diff"]["after"]["lock"]["run_id"] == "r1"
     again, _code = run_module(release_ledger.main, args(tmp_path, action="set_stable", version="v1.0", digest=D1, _ansible_diff=True), capsys)
     assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"]
+
+
+# Issue 13 item 3: a rollback and a live rollout fence each other; updates are serialized; a corrupt lock never blocks a rollback.
+def open_release(capsys, tmp_path, run_id="r1"):
+    run_module(release_ledger.main, args(tmp_path, action="set_stable", version="v1.0", digest=D1), capsys)
+    run_module(release_ledger.main, args(tmp_path, action="lock", run_id=run_id), capsys)
+    run_module(release_ledger.main, args(tmp_path, action="start", run_id=run_id, version="v1.1", digest=D2, baseline="v1.0"), capsys)
+
+
+def test_a_rollout_holds_until_a_rollback_revokes_it(capsys, tmp_path):
+    open_release(capsys, tmp_path)
+    held, code = run_module(release_ledger.main, args(tmp_path, action="hold", run_id="r1"), capsys)
+    assert code == 0 and held["fenced"] is False and held["changed"] is False
+    revoked, code = run_module(release_ledger.main, args(tmp_path, action="revoke", run_id="rollback-7"), capsys)
+    assert code == 0 and revoked["changed"] and revoked["lock"] is None and not (tmp_path / "rollout.lock").exists()
+    assert revoked["ledger"]["releases"][0]["events"][-1]["event"] == "revoked"
+    fenced, code = run_module(release_ledger.main, args(tmp_path, action="hold", run_id="r1"), capsys)
+    assert code == 1 and fenced["fenced"] is True
+    assert fenced["msg"].startswith("release_ledger: run r1 is fenced: the rollout lock is gone") and "\n" not in fenced["msg"]
+    again, code = run_module(release_ledger.main, args(tmp_path, action="revoke", run_id="rollback-7"), capsys)
+    assert code == 0 and again["changed"] is False
+
+
+@pytest.mark.parametrize(
+    ("holder", "status", "revoked", "reason"),
+    [
+        ({"run_id": "r1"}, "in_progress", False, None),
+        (None, "in_progress", False, "the rollout lock is gone"),
+        ({"run_id": "r2", "since": "t"}, "in_progress", False, "the rollout lock is held by run r2 since t"),
+        ({"run_id": "r1"}, "rolled_back", False, "was closed as rolled_back"),
+        ({"run_id": "r1"}, "in_progress", True, "a rollback (rb) revoked it at t"),
+    ],
+)
+def test_fenced_reason(holder, status, revoked, reason):
+    events = [{"event": "revoked", "by": "rb", "at": "t"}] if revoked else []
+    led = dict(lg.empty(), releases=[{"run_id": "r1", "version": "v1.1", "digest": D2, "status": status, "events": events}])
+    found = lg.fenced_reason(led, holder, "r1")
+    assert (found is None) if reason is None else (reason in found)
+
+
+@pytest.mark.parametrize("content", ["", "{half", "[]", '{"since": "t"}'])
+def test_a_corrupt_or_empty_lock_never_blocks_a_rollback(capsys, tmp_path, content):
+    open_release(capsys, tmp_path)
+    (tmp_path / "rollout.lock").write_text(content)
+    info, code = run_module(release_ledger_info.main, args(tmp_path, plan_rollback=True), capsys)
+    assert code == 0 and info["lock"] is None and info["lock_problem"] and info["plan"]["target"]["version"] == "v1.0"
+    refused, code = run_module(release_ledger.main, args(tmp_path, action="lock", run_id="r9"), capsys)
+    assert code == 1 and "corrupt or empty" in refused["msg"] and "run playbooks/rollback.yml" in refused["msg"]
+    fenced, code = run_module(release_ledger.main, args(tmp_path, action="hold", run_id="r1"), capsys)
+    assert code == 1 and fenced["fenced"]
+    done, code = run_module(release_ledger.main, args(tmp_path, action="rollback", version="v1.0", digest=D1, data={"bad_versions": ["v1.1"]}), capsys)
+    assert code == 0 and done["lock"] is None and not (tmp_path / "rollout.lock").exists()
+    assert done["ledger"]["releases"][0]["status"] == "rolled_back"
+
+
+def test_concurrent_records_are_serialized_and_none_is_lost(tmp_path):
+    """Twelve processes append one event each to the same release at once: all twelve are in the ledger."""
+    import subprocess
+    import sys
+
+    lg_path = tmp_path / "ledger.json"
+    lg_path.write_text(json.dumps(dict(lg.empty(), releases=[{"run_id": "r1", "version": "v1.1", "digest": D2, "status": "in_progress", "events": []}])))
+    script = (
+        "import json, sys\n"
+        "from ansible.module_utils.testing import patch_module_args\n"
+        "from ansible_collections.liveavatar.rollout.plugins.modules import release_ledger\n"
+        "args = json.loads(sys.argv[1])\n"
+        "with patch_module_args(args):\n"
+        "    try:\n"
+        "        release_ledger.main()\n"
+        "    except SystemExit as done:\n"
+        "        sys.exit(done.code)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, json.dumps(args(tmp_path, action="record", run_id="r1", data={"n": n}))],
+            stdout=subprocess.DEVNULL,
+            env={**__import__("os").environ, "PYTHONPATH": ":".join(sys.path)},
+        )
+        for n in range(12)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0] * 12
+    events = json.loads(lg_path.read_text())["releases"][0]["events"]
+    assert sorted(e["n"] for e in events) == list(range(12))
