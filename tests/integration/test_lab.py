@@ -128,6 +128,12 @@ def test_unknown_host_in_limit_is_refused_in_one_line(lab):
     assert "gpu-node-9" in run.stdout
 
 
+def test_alertmanagers_secrets_are_readable_by_its_group_only(lab):
+    """Issue 13 item 6 (file modes): alertmanager.yml holds the SMTP password and the WeCom keys."""
+    out = docker("exec", f"{LAB['lab_name']}-monitor", "stat", "-c", "%a %U %G", "/etc/prometheus/alertmanager.yml").stdout.strip()
+    assert out == "640 root prometheus"
+
+
 def test_the_lab_reset_passes_its_guard_on_the_lab(lab):
     # Check mode: the guard reads the containers' labels; the removals after it only report what they would do.
     run = run_playbook("lab_reset_fleet.yml", cmdline="--check")
