@@ -77,6 +77,31 @@ def revoke(ledger, by, now):
     return new
 
 
+VALIDATING_STAGES = (1, 2)
+
+
+def require_validated(ledger, version, digest, carried_digest=None):
+    """The release that validated this digest in stages 1 and 2, or LedgerError: stage 3 alone never releases an unvalidated image.
+
+    `carried_digest` is what the validating run handed on (AWX set_stats): the tag must still resolve to it.
+    """
+    if carried_digest and carried_digest != digest:
+        raise LedgerError(
+            f"{version} now resolves to {digest[:19]}..., not the {carried_digest[:19]}... that stages 1-2 validated (the tag moved): validate it again"
+        )
+    for release in reversed(validate(ledger)["releases"]):
+        if release.get("version") != version or release.get("digest") != digest or release.get("status") != "validated":
+            continue
+        for event in release.get("events", []):
+            stages = event.get("stages") if event.get("event") == "validated" else None
+            if isinstance(stages, list) and set(VALIDATING_STAGES) <= set(stages):
+                return release
+    raise LedgerError(
+        f"{version} ({digest[:19]}...) has no release validated by stages 1 and 2 in the ledger: "
+        f"run -e version={version} -e stages=1,2 first (or all stages together)"
+    )
+
+
 def empty():
     return {"stable": None, "previous_stable": None, "releases": [], "baselines": {}}
 

@@ -39,6 +39,12 @@ options:
     type: list
     elements: str
     default: []
+  require_validated:
+    description:
+      - Fail unless the ledger has a release of this C(version) and C(digest) closed as validated by stages 1 and 2.
+      - C(carried_digest), what the validating run handed on (AWX C(set_stats)), must equal C(digest) when given.
+      - Stage 3 run alone uses it, so that it never releases an image that stages 1-2 did not validate.
+    type: dict
   candidate_running:
     description: Whether a candidate container runs whose version is not known.
     type: bool
@@ -78,6 +84,11 @@ lock_problem:
   returned: always
   type: str
   sample: null
+validated_by:
+  description: The run that validated the image in stages 1 and 2 (with O(require_validated)).
+  returned: when O(require_validated) is given
+  type: str
+  sample: 20261202T101500-4242
 plan:
   description: Target version and digest, the versions rolled back, the open runs and the container labels that are not versions.
   returned: when plan_rollback is true
@@ -99,6 +110,7 @@ def main():
             "candidate_versions": {"type": "list", "elements": "str", "default": []},
             "running_versions": {"type": "list", "elements": "str", "default": []},
             "candidate_running": {"type": "bool", "default": False},
+            "require_validated": {"type": "dict"},
         },
         supports_check_mode=True,
     )
@@ -110,6 +122,12 @@ def main():
     # A corrupt or empty lock is reported, never fatal here: it must not block a rollback.
     holder, problem = lg.read_lock(p["lock_path"])
     result = {"changed": False, "ledger": current, "lock": holder, "lock_problem": problem}
+    check = p["require_validated"]
+    if check:
+        try:
+            result["validated_by"] = lg.require_validated(current, check.get("version"), check.get("digest"), check.get("carried_digest"))["run_id"]
+        except lg.LedgerError as exc:
+            module.fail_json(msg=f"rollout: {exc}; nothing was changed")
     if p["plan_rollback"]:
         try:
             result["plan"] = lg.plan_rollback(current, p["to_version"] or None, p["candidate_running"], p["candidate_versions"], p["running_versions"])

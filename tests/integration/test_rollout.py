@@ -181,6 +181,8 @@ def fleet_on_v10(lab, workload_digests):
         ({"version": "v1.1", "tolerances": {"psnr_db": {"tolerance_pct": 2, "optional": True}}}, "optional cannot be set"),
         # Issue 13 item 9: an unreachable registry was a raw "Status code was -1".
         ({"version": "v1.1", "rollout_registry_api": "http://127.0.0.1:1"}, "registry http://127.0.0.1:1 unreachable: "),
+        # Issue 13 item 5: stage 3 alone (AWX's traffic node) releases only an image that stages 1-2 validated.
+        ({"version": "v1.1", "stages": "3"}, "has no release validated by stages 1 and 2 in the ledger"),
         ({"version": "v1.1", "stages": "1,4"}, "must be a subset of 1,2,3"),
         ({"version": "v1.1", "bake_time": "soon"}, "must be whole seconds"),
     ],
@@ -216,7 +218,7 @@ def test_check_mode_prints_the_plan_and_changes_nothing(fleet_on_v10):
 
 def test_a_rollback_during_a_rollout_fences_it_and_the_rollout_stops_without_touching_the_fleet(fleet_on_v10):
     """Issue 13 item 3: an operator's rollback while a rollout bakes at 5 %; the rollout stops at its next step's check."""
-    extravars = json.dumps({"version": "v1.1", "stages": "3", "steps": "5,50,100", "bake_time": 30})
+    extravars = json.dumps({"version": "v1.1", "stages": "3", "steps": "5,50,100", "bake_time": 30, "rollout_require_validated": False})
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY), "playbooks/rollout.yml", "-e", extravars]
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1")
     rollout = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -441,7 +443,9 @@ def test_an_abort_at_the_100_percent_step_never_empties_the_pool(fleet_on_v10):
     watch, fault = WeightWatch(), MonitoringLossAtFullCanary()
     fault.start()
     try:
-        run, load = run_under_load("rollout.yml", {"version": "v1.2", "stages": "3", "steps": "100", "bake_time": 15}, max_seconds=600)
+        run, load = run_under_load(
+            "rollout.yml", {"version": "v1.2", "stages": "3", "steps": "100", "bake_time": 15, "rollout_require_validated": False}, max_seconds=600
+        )
     finally:
         snapshots = watch.snapshots()
         fault.restore()
@@ -467,7 +471,10 @@ def test_with_the_lb_socket_missing_abort_and_rollback_fail_loudly_and_nothing_r
     stable = ledger()["stable"]
     reports_before = set((ROOT / "reports").glob("*/report.json"))
     missing = "/run/haproxy/absent.sock"
-    run = run_playbook("rollout.yml", extravars={"version": "v1.2", "stages": "3", "steps": "100", "bake_time": 5, "haproxy_lb_socket": missing})
+    run = run_playbook(
+        "rollout.yml",
+        extravars={"version": "v1.2", "stages": "3", "steps": "100", "bake_time": 5, "haproxy_lb_socket": missing, "rollout_require_validated": False},
+    )
     try:
         assert run.rc != 0
         line = f"haproxy_runtime: {missing} backend liveavatar: cannot talk to the runtime API (No such file or directory)"

@@ -52,3 +52,14 @@ def test_the_lab_reset_refuses_a_real_fleets_inventory_before_it_touches_a_host(
     assert run.returncode != 0
     assert "runs only on the lab's inventory (inventories/lab); nothing was changed" in run.stdout
     assert "Lab only | Remove the ledger and the lock" not in run.stdout, run.stdout[-2000:]
+
+
+def test_awx_launchers_answer_the_survey_only():
+    """Issue 13 item 5: with ask_variables_on_launch a launcher could pass any variable (stages=3, tolerances, registry)."""
+    import yaml
+
+    play = yaml.safe_load((ROOT / "playbooks" / "awx_templates.yml").read_text())[0]
+    templates = [t for t in play["tasks"] if "awx.awx.job_template" in t]
+    assert templates and all(t["awx.awx.job_template"]["ask_variables_on_launch"] is False for t in templates)
+    close = yaml.safe_load((ROOT / "playbooks" / "tasks" / "rollout_close.yml").read_text())
+    assert any("ansible.builtin.set_stats" in task and "rollout_validated_digest" in task["ansible.builtin.set_stats"]["data"] for task in close)

@@ -256,3 +256,38 @@ def test_concurrent_records_are_serialized_and_none_is_lost(tmp_path):
     assert [p.wait(timeout=60) for p in procs] == [0] * 12
     events = json.loads(lg_path.read_text())["releases"][0]["events"]
     assert sorted(e["n"] for e in events) == list(range(12))
+
+
+# Issue 13 item 5: stage 3 alone releases only an image that stages 1 and 2 validated.
+def validated_ledger(stages=(1, 2), status="validated", digest=D2):
+    events = [{"event": "validated", "stages": list(stages)}]
+    return dict(lg.empty(), releases=[{"run_id": "val-1", "version": "v1.1", "digest": digest, "status": status, "events": events}])
+
+
+@pytest.mark.parametrize(
+    ("led", "carried", "message"),
+    [
+        (validated_ledger(), None, None),
+        (validated_ledger(), D2, None),
+        (validated_ledger(stages=(1,)), None, "has no release validated by stages 1 and 2"),
+        (validated_ledger(status="aborted"), None, "has no release validated by stages 1 and 2"),
+        (validated_ledger(digest=D1), None, "has no release validated by stages 1 and 2"),
+        (lg.empty(), None, "run -e version=v1.1 -e stages=1,2 first"),
+        (validated_ledger(), D1, "the tag moved"),
+    ],
+)
+def test_stage_3_alone_requires_the_digest_stages_1_and_2_validated(led, carried, message):
+    if message is None:
+        assert lg.require_validated(led, "v1.1", D2, carried)["run_id"] == "val-1"
+    else:
+        with pytest.raises(lg.LedgerError, match=message):
+            lg.require_validated(led, "v1.1", D2, carried)
+
+
+def test_release_ledger_info_refuses_an_unvalidated_digest_in_one_line(capsys, tmp_path):
+    (tmp_path / "ledger.json").write_text(json.dumps(validated_ledger(stages=(1,))))
+    result, code = run_module(release_ledger_info.main, args(tmp_path, require_validated={"version": "v1.1", "digest": D2}), capsys)
+    assert code == 1 and result["msg"].startswith("rollout: v1.1 (sha256:2222") and result["msg"].endswith("; nothing was changed")
+    (tmp_path / "ledger.json").write_text(json.dumps(validated_ledger()))
+    result, code = run_module(release_ledger_info.main, args(tmp_path, require_validated={"version": "v1.1", "digest": D2, "carried_digest": ""}), capsys)
+    assert code == 0 and result["validated_by"] == "val-1"
