@@ -60,25 +60,31 @@ class Registry:
         hint = " (credentials needed or refused)" if status in (401, 403) else ""
         return RegistryError(f"registry {self.api} answered HTTP {status} to {method} {self.name}:{reference}{hint}")
 
-    def digest(self, reference):
-        """The manifest digest a tag or digest resolves to, or None when the registry has no such manifest."""
-        status, headers, _body = self._call("HEAD", reference, {"Accept": ", ".join(MANIFEST_TYPES)})
+    def _read(self, method, reference):
+        """(headers, body) of a HEAD or GET of a manifest; None on 404; RegistryError on any other status but 200."""
+        status, headers, body = self._call(method, reference, {"Accept": ", ".join(MANIFEST_TYPES)})
         if status == 404:
             return None
         if status != 200:
-            raise self._unexpected("HEAD", reference, status)
-        digest = headers.get("docker-content-digest", "")
+            raise self._unexpected(method, reference, status)
+        return headers, body
+
+    def digest(self, reference):
+        """The manifest digest a tag or digest resolves to, or None when the registry has no such manifest."""
+        found = self._read("HEAD", reference)
+        if found is None:
+            return None
+        digest = found[0].get("docker-content-digest", "")
         if not _DIGEST.fullmatch(digest):
             raise RegistryError(f"registry {self.api} sent no sha256 Docker-Content-Digest for {self.name}:{reference} ({digest!r})")
         return digest
 
     def manifest(self, reference):
         """(digest, media type, bytes) of a manifest, or None when absent."""
-        status, headers, body = self._call("GET", reference, {"Accept": ", ".join(MANIFEST_TYPES)})
-        if status == 404:
+        found = self._read("GET", reference)
+        if found is None:
             return None
-        if status != 200:
-            raise self._unexpected("GET", reference, status)
+        headers, body = found
         media_type = headers.get("content-type", "").split(";")[0].strip()
         if media_type not in MANIFEST_TYPES:
             raise RegistryError(f"registry {self.api} sent {self.name}:{reference} as {media_type!r}, not an image manifest")
