@@ -139,6 +139,8 @@ def test_the_lab_reset_passes_its_guard_on_the_lab(lab):
     run = run_playbook("lab_reset_fleet.yml", cmdline="--check")
     assert run.rc == 0, run.stdout[-3000:]
     assert "Lab only | Require every host to be a container labelled as this lab's" in run.stdout
+    foreign = run_playbook("lab_reset_fleet.yml", extravars={"lab_name": "someone-elses-lab"}, cmdline="--check")
+    assert foreign.rc != 0 and "(registry is not a container labelled io.liveavatar.lab=someone-elses-lab)" in foreign.stdout
 
 
 def test_lab_network_owned_by_something_else_is_refused(lab):
