@@ -20,7 +20,7 @@ description:
   - The version that wrote a job folder is not trusted. Paths are walked one component at a time
     without following links; a clip, a clip folder or a quarantine folder that is a link, or a
     destination that already holds other bytes, stops the run before anything moves, naming the job.
-    A job folder that is a link is skipped and listed in RV(skipped).
+    A job folder that is a link is skipped and listed in RV(skipped_links).
   - A move never overwrites. Across filesystems it copies, checks both checksums, then removes the
     source; an interrupted run is finished by the next one.
 options:
@@ -100,7 +100,7 @@ quarantined:
   elements: dict
   sample: [{"job_id": "job-9", "manifest": "/srv/out/job-9/manifest.json",
             "moves": [{"from": "clips/c0.mp4", "to": "quarantine/v1.2/clips/c0.mp4", "how": "renamed"}]}]
-skipped:
+skipped_links:
   description: Manifests not read because their job folder (or the file) is a link, each with path and reason.
   returned: when O(root) is given
   type: list
@@ -193,9 +193,9 @@ def _validated(module):
             msg=f"clip_manifest: {len(problems)} manifest problem(s), first: {problems[0]}",
             problems=problems,
             jobs=jobs,
-            skipped=skipped,
+            skipped_links=skipped,
         )
-    module.exit_json(changed=False, jobs=jobs, skipped=skipped)
+    module.exit_json(changed=False, jobs=jobs, skipped_links=skipped)
 
 
 def _resume(module):
@@ -232,7 +232,7 @@ def _quarantine(module):
             plan["moves"] = [dict(move, how=hows[index]) for index, move in enumerate(plan["moves"])]
             write_json_atomically(plan["manifest_path"], plan["manifest"])
         done.append({"job_id": plan["job_id"], "manifest": plan["manifest_path"], "moves": plan["moves"]})
-    result = {"changed": bool(done), "quarantined": done, "already_quarantined": already, "skipped": skipped}
+    result = {"changed": bool(done), "quarantined": done, "already_quarantined": already, "skipped_links": skipped}
     if module._diff:
         result["diff"] = {
             "before": {plan["manifest_path"]: plan["before"] for plan in plans},

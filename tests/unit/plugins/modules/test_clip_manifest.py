@@ -196,7 +196,9 @@ def test_a_linked_job_folder_is_skipped_and_named(capsys, tmp_path):
     root.mkdir()
     (root / "job-x").symlink_to(elsewhere / "job-x")
     result, code = run_module(clip_manifest.main, dict(QUARANTINE_V12, root=str(root)), capsys)
-    assert code == 0 and result["changed"] is False and result["skipped"] == [{"path": str(root / "job-x" / "manifest.json"), "reason": "job-x is a link"}]
+    assert (
+        code == 0 and result["changed"] is False and result["skipped_links"] == [{"path": str(root / "job-x" / "manifest.json"), "reason": "job-x is a link"}]
+    )
     assert json.loads((elsewhere / "job-x" / "manifest.json").read_text())["status"] == "complete"
 
 
