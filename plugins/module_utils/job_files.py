@@ -195,3 +195,60 @@ def move(job_fd, source, destination):
     finally:
         os.close(src_folder)
         os.close(dst_folder)
+
+
+def free_folder_name(root_fd, parts):
+    """parts, or parts with '.N' on the last name, whichever names nothing yet under root (no folder is ever merged)."""
+    parent = _open_folder(root_fd, parts[:-1], "/".join(parts))
+    if parent is None:
+        return parts
+    try:
+        for suffix in [""] + [f".{n}" for n in range(1, 1000)]:
+            if _kind(parent, parts[-1] + suffix) == "missing":
+                return parts[:-1] + [parts[-1] + suffix]
+    finally:
+        os.close(parent)
+    raise UnsafePath(f"{'/'.join(parts)}: a thousand folders of that name are already there")
+
+
+def move_folder(root_fd, source, destination):
+    """Rename the folder root/source to root/destination (created parents, no link followed, never over anything)."""
+    src_parts, dst_parts = split_relative(source), split_relative(destination)
+    src_parent = _open_folder(root_fd, src_parts[:-1], source)
+    if src_parent is None:
+        raise UnsafePath(f"{source} is not there any more")
+    try:
+        try:
+            mode = os.lstat(src_parts[-1], dir_fd=src_parent).st_mode
+        except FileNotFoundError as exc:
+            raise UnsafePath(f"{source} is not there any more") from exc
+        if not stat.S_ISDIR(mode):
+            raise UnsafePath(f"{source} is a link or not a folder")
+        dst_parent = _open_folder(root_fd, dst_parts[:-1], destination, create=True)
+        try:
+            if _kind(dst_parent, dst_parts[-1]) != "missing":
+                raise UnsafePath(f"{destination} exists: refusing to overwrite it")
+            # rename() moves a link itself, never what it points to; across mounts it fails with EXDEV and nothing moves.
+            os.rename(src_parts[-1], dst_parts[-1], src_dir_fd=src_parent, dst_dir_fd=dst_parent)
+            os.fsync(dst_parent)
+        finally:
+            os.close(dst_parent)
+        os.fsync(src_parent)
+    finally:
+        os.close(src_parent)
+
+
+def write_new_file(root_fd, relative, data):
+    """Create root/relative with data (bytes); refuses a name that exists or a folder on the way that is a link."""
+    parts = split_relative(relative)
+    folder = _open_folder(root_fd, parts[:-1], relative, create=True)
+    try:
+        fd = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640, dir_fd=folder)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except FileExistsError as exc:
+        raise UnsafePath(f"{relative} exists: refusing to overwrite it") from exc
+    finally:
+        os.close(folder)

@@ -45,6 +45,16 @@ options:
     description: Directory, relative to each job's directory, that receives quarantined clips.
     type: str
     default: quarantine
+  unreadable:
+    description:
+      - What O(state=quarantined) does with a job whose manifest cannot be read or is not a valid manifest.
+      - V(fail) stops the run before anything moves, naming the manifest.
+      - V(quarantine) moves the whole job folder to C(<root>/.unreadable-jobs/<its path under root>) (a free name with a
+        C(.N) suffix if that one is taken), with a C(.json) note beside it saying where it came from and why; no file in it
+        is read, changed or deleted. A rollback uses this, so a manifest written by the bad version cannot stop it.
+    type: str
+    choices: [fail, quarantine]
+    default: fail
 attributes:
   check_mode:
     support: full
@@ -106,6 +116,14 @@ skipped_links:
   type: list
   elements: dict
   sample: [{"path": "/srv/out/job-x/manifest.json", "reason": "job-x is a link"}]
+unreadable_jobs:
+  description:
+    - Job folders moved whole because their manifest could not be read (O(unreadable=quarantine)), each with the job
+      folder (from), where it went (to, under O(root)) and the reason. Check mode lists what would move.
+  returned: state is quarantined
+  type: list
+  elements: dict
+  sample: [{"from": "v1.2/job-7", "to": ".unreadable-jobs/v1.2/job-7", "reason": "Expecting value: line 1 column 1 (char 0)"}]
 already_quarantined:
   description: Jobs of O(bad_version) found already quarantined.
   returned: state is quarantined
@@ -140,15 +158,57 @@ def _digest_of(job_dir):
     return digest
 
 
-def _load(module, path):
+def _read(path):
+    """(manifest, None), or (None, the operator's line) when the file cannot be read or is not a valid manifest."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        return mf.validate(data)
+        return mf.validate(data), None
     except OSError as exc:
-        module.fail_json(msg=f"clip_manifest: cannot read {path}: {exc.strerror}")
+        return None, f"cannot read {path}: {exc.strerror}"
     except (ValueError, mf.ManifestError) as exc:
-        module.fail_json(msg=f"clip_manifest: corrupt manifest {path}: {exc}", manifest=path)
+        return None, f"corrupt manifest {path}: {exc}"
+
+
+def _load(module, path):
+    data, problem = _read(path)
+    if problem:
+        module.fail_json(msg=f"clip_manifest: {problem}", manifest=path)
+    return data
+
+
+UNREADABLE_DIR = ".unreadable-jobs"
+
+
+def _plan_unreadable(root, paths, problems):
+    """Where each unreadable job folder goes under root/.unreadable-jobs; two jobs never get one name."""
+    root_fd = job_files.open_job(root)
+    try:
+        planned, taken = [], set()
+        for path, problem in zip(paths, problems, strict=True):
+            source = os.path.relpath(os.path.dirname(path), root).split(os.sep)
+            wanted = [UNREADABLE_DIR, *source]
+            target = job_files.free_folder_name(root_fd, wanted)
+            suffix = 0
+            while "/".join(target) in taken:
+                suffix += 1
+                target = job_files.free_folder_name(root_fd, wanted[:-1] + [f"{wanted[-1]}.{suffix}"])
+            taken.add("/".join(target))
+            planned.append({"from": "/".join(source), "to": "/".join(target), "reason": problem})
+        return planned
+    finally:
+        os.close(root_fd)
+
+
+def _move_unreadable(root, planned, now):
+    root_fd = job_files.open_job(root)
+    try:
+        for job in planned:
+            job_files.move_folder(root_fd, job["from"], job["to"])
+            note = dict(job, at=now, action="inspect the folder, then move it back with a repaired manifest or delete it")
+            job_files.write_new_file(root_fd, job["to"] + ".json", (json.dumps(note, indent=2) + "\n").encode())
+    finally:
+        os.close(root_fd)
 
 
 def _manifests(root):
@@ -211,11 +271,19 @@ def _resume(module):
 def _quarantine(module):
     bad = module.params["bad_version"]
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    plans, already = [], []
-    paths, skipped = _manifests(module.params["root"])
-    # Every manifest is read and every move checked before anything moves: a corrupt job or a planted link stops the run unchanged.
+    plans, already, unreadable_paths, unreadable_problems = [], [], [], []
+    root = module.params["root"]
+    paths, skipped = _manifests(root)
+    # Every manifest is read and every move checked before anything moves: a corrupt job (unless it is to be set aside)
+    # or a planted link stops the run unchanged.
     for path in paths:
-        data = _load(module, path)
+        data, problem = _read(path)
+        if problem:
+            if module.params["unreadable"] == "fail":
+                module.fail_json(msg=f"clip_manifest: {problem}; nothing was moved", manifest=path)
+            unreadable_paths.append(path)
+            unreadable_problems.append(problem)
+            continue
         plan = mf.plan_quarantine(data, bad, module.params["quarantine_dir"], now)
         if plan is None:
             if data["status"] == "quarantined" and bad in mf.versions(data):
@@ -225,6 +293,10 @@ def _quarantine(module):
         plan["before"] = _summary(data)
         _each_move(module, plan, job_files.check_move)
         plans.append(plan)
+    try:
+        unreadable = _plan_unreadable(root, unreadable_paths, unreadable_problems)
+    except (job_files.UnsafePath, OSError) as exc:
+        module.fail_json(msg=f"clip_manifest: cannot set aside the unreadable jobs under {root}: {exc}; nothing was moved")
     done = []
     for plan in plans:
         if not module.check_mode:
@@ -232,11 +304,25 @@ def _quarantine(module):
             plan["moves"] = [dict(move, how=hows[index]) for index, move in enumerate(plan["moves"])]
             write_json_atomically(plan["manifest_path"], plan["manifest"])
         done.append({"job_id": plan["job_id"], "manifest": plan["manifest_path"], "moves": plan["moves"]})
-    result = {"changed": bool(done), "quarantined": done, "already_quarantined": already, "skipped_links": skipped}
+    if unreadable and not module.check_mode:
+        try:
+            _move_unreadable(root, unreadable, now)
+        except (job_files.UnsafePath, OSError) as exc:
+            module.fail_json(
+                msg=f"clip_manifest: setting aside the unreadable jobs under {root} stopped: {exc}; the jobs before it were moved",
+                quarantined=done,
+            )
+    result = {
+        "changed": bool(done or unreadable),
+        "quarantined": done,
+        "unreadable_jobs": unreadable,
+        "already_quarantined": already,
+        "skipped_links": skipped,
+    }
     if module._diff:
         result["diff"] = {
-            "before": {plan["manifest_path"]: plan["before"] for plan in plans},
-            "after": {plan["manifest_path"]: _summary(plan["manifest"]) for plan in plans},
+            "before": {plan["manifest_path"]: plan["before"] for plan in plans} | {job["from"]: "unreadable job" for job in unreadable},
+            "after": {plan["manifest_path"]: _summary(plan["manifest"]) for plan in plans} | {job["to"]: "unreadable job" for job in unreadable},
         }
     module.exit_json(**result)
 
@@ -272,6 +358,7 @@ def main():
             "running_version": {"type": "str"},
             "bad_version": {"type": "str"},
             "quarantine_dir": {"type": "str", "default": "quarantine"},
+            "unreadable": {"type": "str", "choices": ["fail", "quarantine"], "default": "fail"},
         },
         required_one_of=[("path", "root")],
         mutually_exclusive=[("path", "root")],

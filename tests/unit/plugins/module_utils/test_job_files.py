@@ -138,3 +138,51 @@ def test_both_copies_present_after_a_crash_is_finished(job):
     assert job_files.check_move(fd, "clips/c0.mp4", "q/c0.mp4") == "finish"
     assert job_files.move(fd, "clips/c0.mp4", "q/c0.mp4") == "already there"
     assert not (folder / "clips/c0.mp4").exists() and (folder / "q/c0.mp4").read_bytes() == b"clip zero"
+
+
+@pytest.fixture
+def output_root(tmp_path):
+    (tmp_path / "v1.1" / "job-1" / "clips").mkdir(parents=True)
+    (tmp_path / "v1.1" / "job-1" / "manifest.json").write_text("{")
+    fd = job_files.open_job(str(tmp_path))
+    yield tmp_path, fd
+    os.close(fd)
+
+
+def test_a_folder_moves_whole_and_its_parents_are_created(output_root):
+    root, fd = output_root
+    job_files.move_folder(fd, "v1.1/job-1", ".unreadable-jobs/v1.1/job-1")
+    assert not (root / "v1.1" / "job-1").exists()
+    assert (root / ".unreadable-jobs" / "v1.1" / "job-1" / "manifest.json").read_text() == "{"
+
+
+def test_a_folder_never_lands_on_an_existing_one_even_empty(output_root):
+    root, fd = output_root
+    (root / ".unreadable-jobs" / "v1.1" / "job-1").mkdir(parents=True)
+    with pytest.raises(job_files.UnsafePath, match="exists: refusing to overwrite it"):
+        job_files.move_folder(fd, "v1.1/job-1", ".unreadable-jobs/v1.1/job-1")
+    assert (root / "v1.1" / "job-1" / "manifest.json").exists()
+    assert job_files.free_folder_name(fd, [".unreadable-jobs", "v1.1", "job-1"]) == [".unreadable-jobs", "v1.1", "job-1.1"]
+    assert job_files.free_folder_name(fd, [".unreadable-jobs", "v1.1", "job-2"]) == [".unreadable-jobs", "v1.1", "job-2"]
+    assert job_files.free_folder_name(fd, ["nowhere", "job-1"]) == ["nowhere", "job-1"]
+
+
+def test_a_folder_move_follows_no_link(output_root, tmp_path_factory):
+    root, fd = output_root
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (root / "v1.1" / "job-link").symlink_to(elsewhere)
+    with pytest.raises(job_files.UnsafePath, match="is a link or not a folder"):
+        job_files.move_folder(fd, "v1.1/job-link", ".unreadable-jobs/v1.1/job-link")
+    (root / ".unreadable-jobs").symlink_to(elsewhere)
+    with pytest.raises(job_files.UnsafePath, match="is a link or not a folder"):
+        job_files.move_folder(fd, "v1.1/job-1", ".unreadable-jobs/v1.1/job-1")
+    assert list(elsewhere.iterdir()) == [] and (root / "v1.1" / "job-1").is_dir()
+
+
+def test_a_new_file_is_written_once(output_root):
+    root, fd = output_root
+    job_files.write_new_file(fd, ".unreadable-jobs/v1.1/job-1.json", b"{}")
+    assert (root / ".unreadable-jobs" / "v1.1" / "job-1.json").read_bytes() == b"{}"
+    with pytest.raises(job_files.UnsafePath, match="exists: refusing to overwrite it"):
+        job_files.write_new_file(fd, ".unreadable-jobs/v1.1/job-1.json", b"other")
+    assert (root / ".unreadable-jobs" / "v1.1" / "job-1.json").read_bytes() == b"{}"

@@ -79,6 +79,51 @@ def test_corrupt_manifest_stops_before_anything_moves(capsys, tmp_path):
     assert tree(tmp_path) == before
 
 
+def test_unreadable_jobs_are_set_aside_whole_when_asked(capsys, tmp_path):
+    """A rollback must not stop on a manifest the bad version wrote: the folder moves aside whole, with a note."""
+    make_job(tmp_path / "v1.2", "job-bad", "v1.2")
+    make_job(tmp_path / "v1.0", "job-good", "v1.0")
+    corrupt = make_job(tmp_path / "v1.2", "job-zz", "v1.2")
+    (corrupt / "manifest.json").write_text('{"version": "v1.2", "job_id": ')
+    empty = tmp_path / "v1.2" / "job-empty"
+    empty.mkdir()
+    (empty / "manifest.json").write_text("")
+    # An earlier rollback set a job of that name aside already: it is never merged into.
+    (tmp_path / ".unreadable-jobs" / "v1.2" / "job-zz").mkdir(parents=True)
+    args = {"root": str(tmp_path), "state": "quarantined", "bad_version": "v1.2", "unreadable": "quarantine"}
+    before = tree(tmp_path)
+    planned, code = run_module(clip_manifest.main, args, capsys, check_mode=True)
+    assert code == 0 and planned["changed"] and tree(tmp_path) == before
+    assert [(j["from"], j["to"]) for j in planned["unreadable_jobs"]] == [
+        ("v1.2/job-empty", ".unreadable-jobs/v1.2/job-empty"),
+        ("v1.2/job-zz", ".unreadable-jobs/v1.2/job-zz.1"),
+    ]
+    result, code = run_module(clip_manifest.main, args, capsys)
+    assert code == 0 and result["unreadable_jobs"] == planned["unreadable_jobs"]
+    assert [j["job_id"] for j in result["quarantined"]] == ["job-bad"]
+    assert not corrupt.exists() and not empty.exists()
+    moved = tmp_path / ".unreadable-jobs" / "v1.2" / "job-zz.1"
+    assert sorted(p.name for p in (moved / "clips").iterdir()) == ["clip_0000.mp4", "clip_0001.mp4", "clip_0002.mp4"]
+    assert (moved / "manifest.json").read_text() == '{"version": "v1.2", "job_id": '
+    note = json.loads((tmp_path / ".unreadable-jobs" / "v1.2" / "job-zz.1.json").read_text())
+    assert note["from"] == "v1.2/job-zz" and note["reason"].startswith("corrupt manifest") and note["at"]
+    assert (tmp_path / "v1.0" / "job-good" / "manifest.json").exists()
+    again, code = run_module(clip_manifest.main, args, capsys)
+    assert code == 0 and not again["changed"] and again["unreadable_jobs"] == []
+
+
+def test_an_unreadable_job_is_not_set_aside_through_a_planted_link(capsys, tmp_path, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    corrupt = make_job(tmp_path / "v1.2", "job-zz", "v1.2")
+    (corrupt / "manifest.json").write_text("{")
+    (tmp_path / ".unreadable-jobs").symlink_to(elsewhere)
+    before = tree(tmp_path)
+    args = {"root": str(tmp_path), "state": "quarantined", "bad_version": "v1.2", "unreadable": "quarantine"}
+    result, code = run_module(clip_manifest.main, args, capsys)
+    assert code == 1 and "is a link or not a folder" in result["msg"] and "nothing was moved" in result["msg"]
+    assert tree(tmp_path) == before and list(elsewhere.iterdir()) == []
+
+
 @pytest.mark.parametrize("args", [{"state": "quarantined", "root": "/nonexistent-root", "bad_version": "v1.2"}])
 def test_missing_root_is_one_line(capsys, args):
     result, code = run_module(clip_manifest.main, args, capsys)
