@@ -197,17 +197,17 @@ def move(job_fd, source, destination):
         os.close(dst_folder)
 
 
-def free_folder_name(root_fd, parts):
-    """parts, or parts with '.N' on the last name, whichever names nothing yet under root (no folder is ever merged)."""
+def free_folder_name(root_fd, parts, reserved=()):
+    """parts, or parts with '.N' on the last name, whichever names nothing yet under root nor in reserved ('/'-joined)."""
     parent = _open_folder(root_fd, parts[:-1], "/".join(parts))
-    if parent is None:
-        return parts
     try:
         for suffix in [""] + [f".{n}" for n in range(1, 1000)]:
-            if _kind(parent, parts[-1] + suffix) == "missing":
-                return parts[:-1] + [parts[-1] + suffix]
+            candidate = parts[:-1] + [parts[-1] + suffix]
+            if "/".join(candidate) not in reserved and (parent is None or _kind(parent, candidate[-1]) == "missing"):
+                return candidate
     finally:
-        os.close(parent)
+        if parent is not None:
+            os.close(parent)
     raise UnsafePath(f"{'/'.join(parts)}: a thousand folders of that name are already there")
 
 

@@ -180,21 +180,15 @@ def _load(module, path):
 UNREADABLE_DIR = ".unreadable-jobs"
 
 
-def _plan_unreadable(root, paths, problems):
-    """Where each unreadable job folder goes under root/.unreadable-jobs; two jobs never get one name."""
+def _plan_unreadable(root, found):
+    """Where each unreadable job folder, (manifest path, problem), goes under root/.unreadable-jobs; two never get one name."""
     root_fd = job_files.open_job(root)
     try:
-        planned, taken = [], set()
-        for path, problem in zip(paths, problems, strict=True):
+        planned = []
+        for path, problem in found:
             source = os.path.relpath(os.path.dirname(path), root).split(os.sep)
-            wanted = [UNREADABLE_DIR, *source]
-            target = job_files.free_folder_name(root_fd, wanted)
-            suffix = 0
-            while "/".join(target) in taken:
-                suffix += 1
-                target = job_files.free_folder_name(root_fd, wanted[:-1] + [f"{wanted[-1]}.{suffix}"])
-            taken.add("/".join(target))
-            planned.append({"from": "/".join(source), "to": "/".join(target), "reason": problem})
+            target = "/".join(job_files.free_folder_name(root_fd, [UNREADABLE_DIR, *source], {job["to"] for job in planned}))
+            planned.append({"from": "/".join(source), "to": target, "reason": problem})
         return planned
     finally:
         os.close(root_fd)
@@ -271,7 +265,7 @@ def _resume(module):
 def _quarantine(module):
     bad = module.params["bad_version"]
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    plans, already, unreadable_paths, unreadable_problems = [], [], [], []
+    plans, already, unreadable_found = [], [], []
     root = module.params["root"]
     paths, skipped = _manifests(root)
     # Every manifest is read and every move checked before anything moves: a corrupt job (unless it is to be set aside)
@@ -281,8 +275,7 @@ def _quarantine(module):
         if problem:
             if module.params["unreadable"] == "fail":
                 module.fail_json(msg=f"clip_manifest: {problem}; nothing was moved", manifest=path)
-            unreadable_paths.append(path)
-            unreadable_problems.append(problem)
+            unreadable_found.append((path, problem))
             continue
         plan = mf.plan_quarantine(data, bad, module.params["quarantine_dir"], now)
         if plan is None:
@@ -294,7 +287,7 @@ def _quarantine(module):
         _each_move(module, plan, job_files.check_move)
         plans.append(plan)
     try:
-        unreadable = _plan_unreadable(root, unreadable_paths, unreadable_problems)
+        unreadable = _plan_unreadable(root, unreadable_found)
     except (job_files.UnsafePath, OSError) as exc:
         module.fail_json(msg=f"clip_manifest: cannot set aside the unreadable jobs under {root}: {exc}; nothing was moved")
     done = []

@@ -186,3 +186,10 @@ def test_a_new_file_is_written_once(output_root):
     with pytest.raises(job_files.UnsafePath, match="exists: refusing to overwrite it"):
         job_files.write_new_file(fd, ".unreadable-jobs/v1.1/job-1.json", b"other")
     assert (root / ".unreadable-jobs" / "v1.1" / "job-1.json").read_bytes() == b"{}"
+
+
+def test_a_free_folder_name_avoids_the_names_already_planned(output_root):
+    _root, fd = output_root
+    assert job_files.free_folder_name(fd, ["v1.1", "job-2"], {"v1.1/job-2", "v1.1/job-2.1"}) == ["v1.1", "job-2.2"]
+    assert job_files.free_folder_name(fd, ["v1.1", "job-1"], {"v1.1/job-1.1"}) == ["v1.1", "job-1.2"]
+    assert job_files.free_folder_name(fd, ["nowhere", "x"], {"nowhere/x"}) == ["nowhere", "x.1"]

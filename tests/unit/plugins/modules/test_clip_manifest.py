@@ -273,3 +273,17 @@ def test_validation_does_not_read_through_a_linked_clip(capsys, tmp_path):
     (job / "manifest.json").write_text(json.dumps({"version": "v1.1", "job_id": "job-a", "clips": [clip], "status": "complete"}))
     result, code = run_module(clip_manifest.main, {"root": str(tmp_path / "out")}, capsys)
     assert code == 1 and "not a regular file" in result["msg"]
+
+
+def test_two_unreadable_jobs_never_get_one_folder(capsys, tmp_path):
+    for name in ("job-a", "job-a.1"):
+        (tmp_path / "v1.2" / name).mkdir(parents=True)
+        (tmp_path / "v1.2" / name / "manifest.json").write_text("{")
+    (tmp_path / ".unreadable-jobs" / "v1.2" / "job-a").mkdir(parents=True)
+    args = {"root": str(tmp_path), "state": "quarantined", "bad_version": "v1.2", "unreadable": "quarantine"}
+    result, code = run_module(clip_manifest.main, args, capsys)
+    assert code == 0
+    assert [(j["from"], j["to"]) for j in result["unreadable_jobs"]] == [
+        ("v1.2/job-a", ".unreadable-jobs/v1.2/job-a.1"),
+        ("v1.2/job-a.1", ".unreadable-jobs/v1.2/job-a.1.1"),
+    ]
