@@ -284,6 +284,7 @@ def test_two_unreadable_jobs_never_get_one_folder(capsys, tmp_path):
     result, code = run_module(clip_manifest.main, args, capsys)
     assert code == 0
     assert [(j["from"], j["to"]) for j in result["unreadable_jobs"]] == [
-        ("v1.2/job-a", ".unreadable-jobs/v1.2/job-a.1"),
-        ("v1.2/job-a.1", ".unreadable-jobs/v1.2/job-a.1.1"),
+        # Manifests are read in sorted path order: "job-a.1/" sorts before "job-a/".
+        ("v1.2/job-a.1", ".unreadable-jobs/v1.2/job-a.1"),
+        ("v1.2/job-a", ".unreadable-jobs/v1.2/job-a.2"),
     ]
