@@ -78,6 +78,8 @@ molecule: venv images
 	for scenario in $(MOLECULE_SCENARIOS); do molecule test -s $$scenario; done
 
 integration: venv images
+	@# ssh: a GPU node the rollback cannot reach is simulated by an SSH port nobody listens on.
+	@command -v ssh >/dev/null || { [ "$$(id -u)" -ne 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-client >/dev/null; }
 	pytest -q -x tests/integration
 
 test: lint build sanity unit molecule integration

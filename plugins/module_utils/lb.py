@@ -53,3 +53,15 @@ def switch_weights(nodes, serving_weight=100):
         weights[node + CANARY_SUFFIX] = int(serving_weight)
         weights[node + STABLE_SUFFIX] = 0
     return weights
+
+
+def serving_weights(state, nodes):
+    """{server: weight} of the nodes' servers that take traffic now (healthy, weight above 0): what a drain takes out
+    and its restore puts back; a server that is down or already out stays as it is."""
+    weights = {}
+    for node in nodes:
+        for server in (node + STABLE_SUFFIX, node + CANARY_SUFFIX):
+            entry = state.get(server) or {}
+            if entry.get("healthy") and int(entry.get("weight") or 0) > 0:
+                weights[server] = int(entry["weight"])
+    return weights

@@ -93,6 +93,11 @@ tag_before:
   returned: when O(tag) is given
   type: str
   sample: sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9
+registry_unreachable:
+  description: On failure, whether no HTTP answer came at all (connection refused, timeout, TLS) rather than a refusal.
+  returned: failure
+  type: bool
+  sample: true
 """
 
 import ssl
@@ -157,7 +162,8 @@ def main():
             module.exit_json(changed=False, exists=digest is not None, digest=digest)
         moved = registry.point_tag(p["tag"], p["reference"], check_mode=module.check_mode)
     except RegistryError as exc:
-        module.fail_json(msg=f"registry_image: {exc}; nothing was changed")
+        # A playbook that can do without the registry (a rollback to images the nodes hold) tells the two apart.
+        module.fail_json(msg=f"registry_image: {exc}; nothing was changed", registry_unreachable=isinstance(exc, RegistryUnreachable))
     result = {"changed": moved["changed"], "exists": True, "digest": moved["after"], "tag_before": moved["before"]}
     if module._diff:
         result["diff"] = {"before": {p["tag"]: moved["before"]}, "after": {p["tag"]: moved["after"]}}

@@ -26,10 +26,13 @@ from test_rollout import (
     commit_config_change,
     containers,
     lab_exec,
+    latest_report,
     ledger,
     run_under_load,
     served_versions,
 )
+
+LOCK = "/var/lib/liveavatar-rollout/rollout.lock"
 
 
 def lab_write(host, path, content):
@@ -87,16 +90,10 @@ def with_broken_input(kind, digests):
         subprocess.run([*git, "tag", "-d", "release/v1.0"], capture_output=True, check=True)
         restore = [*git, "-c", "user.name=test", "-c", "user.email=test@lab.invalid", "tag", "-a", "release/v1.0", "-m", "restored", commit]
         return {"to_version": "v1.0"}, "rollback: no tag release/v1.0 in", lambda: subprocess.run(restore, check=True)
-    corrupt = "/srv/liveavatar/output/v1.1/test-corrupt-job"
-    lab_exec("gpu-node-1", "sh", "-c", f"mkdir -p {corrupt} && echo '{{\"job_id\": ' > {corrupt}/manifest.json")
-    return (
-        {},
-        "clip_manifest: corrupt manifest /srv/liveavatar/output/v1.1/test-corrupt-job/manifest.json",
-        lambda: lab_exec("gpu-node-1", "rm", "-rf", corrupt),
-    )
+    raise ValueError(kind)
 
 
-@pytest.mark.parametrize("kind", ["unknown to_version", "malformed to_version", "no image", "missing config tag", "corrupt manifest"])
+@pytest.mark.parametrize("kind", ["unknown to_version", "malformed to_version", "no image", "missing config tag"])
 def test_bad_input_takes_traffic_off_the_candidate_then_stops_in_one_line(fleet_on_v11, kind):
     lb_api("set weight liveavatar/gpu-node-3-canary 10")
     extravars, message, undo = with_broken_input(kind, fleet_on_v11)
@@ -112,24 +109,70 @@ def test_bad_input_takes_traffic_off_the_candidate_then_stops_in_one_line(fleet_
         undo()
 
 
-def test_manual_rollback_from_promoted_v11_to_v10_under_load(fleet_on_v11):
+def unreachable_node_inventory(tmp_path, node):
+    """An inventory overlay under which node's SSH port answers nobody: Ansible finds it UNREACHABLE while its service
+    keeps serving (a partition between controller and node, not between LB and node)."""
+    overlay = tmp_path / "unreachable.yml"
+    overlay.write_text(f"all:\n  hosts:\n    {node}:\n      ansible_connection: ansible.builtin.ssh\n      ansible_host: 127.0.0.1\n      ansible_port: 9\n")
+    return overlay
+
+
+def alerts_named(name):
+    alerts = json.loads(subprocess.run(["curl", "-s", "http://127.0.0.1:19093/api/v2/alerts"], capture_output=True, text=True, check=True).stdout)
+    return [a for a in alerts if a["labels"]["alertname"] == name]
+
+
+def test_manual_rollback_from_promoted_v11_to_v10_survives_what_would_stop_it(fleet_on_v11, tmp_path):
+    """Issue 13 item 4: a corrupt manifest, an unreachable serving node, a registry that does not answer and a missing
+    configuration tag (rollback_force) each stopped the rollback after traffic was off; now capacity comes back on every
+    other node, the rest is skipped and reported, and the next run finishes the job."""
+    corrupt = "/srv/liveavatar/output/v1.1/test-corrupt-job"
+    lab_exec("gpu-node-1", "sh", "-c", f"mkdir -p {corrupt}/clips && echo '{{\"job_id\": ' > {corrupt}/manifest.json && echo x > {corrupt}/clips/c.mp4")
+    _extravars, _message, restore_tag = with_broken_input("missing config tag", fleet_on_v11)
+    lab_exec("registry", "systemctl", "stop", "docker-registry")
+    try:
+        overlay = unreachable_node_inventory(tmp_path, "gpu-node-4")
+        run, load = run_under_load("rollback.yml", extravars={"rollback_force": True}, max_seconds=300, cmdline=f"-i {overlay}")
+    finally:
+        lab_exec("registry", "systemctl", "start", "docker-registry")
+        restore_tag()
+    assert run.rc == 0, run.stdout[-6000:]
+    assert load.failed == 0, load.errors[:5]
+    assert weight("gpu-node-4-stable") == 0 and weight("gpu-node-4-canary") == 0, "the node set aside still serves v1.1"
+    assert served_versions() == {"v1.0": 20}
+    report = latest_report("rollback-v1.0")
+    assert {skip["what"] for skip in report["skipped"]} == {"registry", "configuration", "node gpu-node-4"}, report["skipped"]
+    assert report["config_commit"] is None and [node["node"] for node in report["nodes"]] == ["gpu-node-3"]
+    assert report["quarantined_jobs"], "the jobs v1.1 wrote on the nodes reached are quarantined"
+    aside = "/srv/liveavatar/output/.unreadable-jobs/v1.1/test-corrupt-job"
+    assert lab_exec("gpu-node-1", "sh", "-c", f"test ! -e {corrupt} && cat {aside}/clips/c.mp4").stdout.strip() == "x"
+    note = json.loads(lab_exec("gpu-node-1", "cat", f"{aside}.json").stdout)
+    assert note["from"] == "v1.1/test-corrupt-job" and note["reason"].startswith("corrupt manifest")
+    assert [(j["host"], j["to"]) for j in report["unreadable_jobs_set_aside"]] == [("gpu-node-1", ".unreadable-jobs/v1.1/test-corrupt-job")]
+    assert alerts_named("LiveAvatarUnreadableJobsSetAside") and alerts_named("LiveAvatarRollbackIncomplete")
+    assert registry_digest("stable") == fleet_on_v11["v1.1"], "the registry did not answer: its stable tag is left for the next run"
+    assert ledger()["last_rollback"]["from"] == ["v1.1"]
+
+
+def test_manual_rollback_rerun_completes_under_load(fleet_on_v11):
+    """The same command with every fault gone: gpu-node-4 leaves v1.1, gpu-node-3 gets release/v1.0's configuration,
+    the stable tag moves; v1.1's traffic stops at one switch, before any node is replaced, and no request fails."""
     errors_before = backend_errors()
     run, load = run_under_load("rollback.yml", max_seconds=300)
     assert run.rc == 0, run.stdout[-6000:]
     assert load.failed == 0, load.errors[:5]
     assert load.sent > 20 and set(load.by_version) <= {"v1.0", "v1.1"}
     assert backend_errors() == errors_before, "no request was sent to a stopped server"
-    report = assert_rolled_back_to("v1.0", "v1.1")
-    assert report["trigger"] == "operator" and report["to"]["digest"] == fleet_on_v11["v1.0"]
+    report = assert_rolled_back_to("v1.0", "v1.1", jobs_expected=False)
+    assert report["trigger"] == "operator" and report["to"]["digest"] == fleet_on_v11["v1.0"] and report["skipped"] == []
     assert all(node["replaced"] and float(node["model_load_s"]) > 0 for node in report["nodes"])
     # The targets started beside v1.1 first; one call then took v1.1's traffic, before any node was replaced.
     switched_at = datetime.datetime.fromisoformat(report["started"].replace("Z", "+00:00")).timestamp() + float(report["timings"]["bad_version_off_s"])
     assert load.last_at["v1.1"] <= switched_at + 2.0, (load.last_at, switched_at)
     state = ledger()
     assert state["stable"] == {"version": "v1.0", "digest": fleet_on_v11["v1.0"]} and state["last_rollback"]["from"] == ["v1.1"]
-    alerts = json.loads(subprocess.run(["curl", "-s", "http://127.0.0.1:19093/api/v2/alerts"], capture_output=True, text=True, check=True).stdout)
-    quarantine = [a for a in alerts if a["labels"]["alertname"] == "LiveAvatarJobsQuarantined" and a["labels"]["version"] == "v1.1"]
-    assert quarantine and all(job["job_id"] in quarantine[0]["annotations"]["jobs"] for job in report["quarantined_jobs"])
+    quarantine = [a for a in alerts_named("LiveAvatarJobsQuarantined") if a["labels"]["version"] == "v1.1"]
+    assert quarantine, "the first run's quarantine was alerted"
     assert registry_digest("stable") == fleet_on_v11["v1.0"]
 
 
@@ -191,3 +234,44 @@ def test_rollback_killed_during_capacity_step_then_rerun_completes(fleet_on_v11)
         assert weight(f"{node}-stable") == 100 and weight(f"{node}-canary") == 0
         assert "liveavatar-stable" in containers()[node]
     assert set(NODES) >= {job["host"] for job in assert_rolled_back_to("v1.1", "v1.0")["quarantined_jobs"]}
+
+
+def provision_drain_events(stdout):
+    """(drain | restore, node) in the order provision.yml ran them."""
+    events, task = [], None
+    for line in stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = "drain" if "provision_drain | Drain them" in line else "restore" if "provision_restore | Set the noted weights" in line else None
+        elif task and line.startswith(("ok: [", "changed: [")):
+            events.append((task, line.split("[", 1)[1].split(" ", 1)[0].rstrip("]")))
+    return events
+
+
+def started_at(node):
+    return lab_exec(node, "docker", "inspect", "-f", "{{.State.StartedAt}}", "liveavatar-stable").stdout.strip()
+
+
+def test_provision_takes_the_lock_and_drains_one_serving_node_at_a_time(fleet_on_v11):
+    """Issue 13 item 7: provision.yml refuses while a rollout holds the lock, then converges a serving fleet node by node,
+    each drained first, under load: an engine restart that stops the service containers fails no request."""
+    lab_write("registry", LOCK, json.dumps({"run_id": "test-live-rollout", "since": "2026-12-03T00:00:00Z"}))
+    try:
+        refused = run_playbook("provision.yml")
+    finally:
+        lab_exec("registry", "rm", "-f", LOCK)
+    assert refused.rc != 0 and "a rollout is already in progress (run test-live-rollout" in refused.stdout, refused.stdout[-3000:]
+    assert refused.changed_hosts() == {}, refused.changed_hosts()
+    before = {node: started_at(node) for node in ("gpu-node-3", "gpu-node-4")}
+    # live-restore off, then back on: the second engine restart runs without live-restore and stops every container.
+    for extravars in ({"docker_engine_live_restore": False}, {}):
+        run, load = run_under_load("provision.yml", extravars=extravars, max_seconds=600)
+        assert run.rc == 0, run.stdout[-6000:]
+        assert load.failed == 0, (extravars, load.errors[:5])
+        drains = [("drain", "gpu-node-3"), ("restore", "gpu-node-3"), ("drain", "gpu-node-4"), ("restore", "gpu-node-4")]
+        assert provision_drain_events(run.stdout) == drains, provision_drain_events(run.stdout)
+    assert all(started_at(node) != before[node] for node in before), "the engine restart stopped the service containers"
+    for node in ("gpu-node-3", "gpu-node-4"):
+        assert weight(f"{node}-stable") == 100 and weight(f"{node}-canary") == 0
+    leftovers = lab_exec("lb", "sh", "-c", "ls /var/lib/liveavatar-rollout/ 2>/dev/null; true").stdout
+    assert "provision-drained" not in leftovers and lab_exec("registry", "sh", "-c", f"test ! -e {LOCK} && echo free").stdout.strip() == "free"
+    assert served_versions() == {"v1.1": 20}

@@ -54,3 +54,18 @@ def test_switch_weights_move_each_node_to_its_canary_server():
     from ansible_collections.liveavatar.rollout.plugins.module_utils.lb import switch_weights
 
     assert switch_weights(["n1"]) == {"n1-canary": 100, "n1-stable": 0}
+
+
+def test_serving_weights_keep_only_the_nodes_healthy_servers_in_rotation():
+    from ansible_collections.liveavatar.rollout.plugins.module_utils.lb import serving_weights
+
+    state = {
+        "n1-stable": {"weight": 100, "healthy": True},
+        "n1-canary": {"weight": 0, "healthy": True},
+        "n2-stable": {"weight": 60, "healthy": True},
+        "n2-canary": {"weight": 40, "healthy": False},
+        "n3-stable": {"weight": 100, "healthy": True},
+    }
+    assert serving_weights(state, ["n1", "n2"]) == {"n1-stable": 100, "n2-stable": 60}
+    assert serving_weights(state, ["n9"]) == {}
+    assert serving_weights({}, ["n1"]) == {}

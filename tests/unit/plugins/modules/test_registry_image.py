@@ -92,3 +92,10 @@ def test_an_unreachable_registry_is_one_line(capsys):
     result, code = run_module(registry_image.main, args(api, reference="v1.1", timeout=3), capsys)
     assert code == 1 and result["msg"].startswith(f"registry_image: registry {api} unreachable: ") and result["msg"].endswith("; nothing was changed")
     assert "\n" not in result["msg"] and "Status code was -1" not in result["msg"]
+    assert result["registry_unreachable"] is True
+
+
+def test_a_refusal_is_not_unreachable(capsys, registry):
+    api, state = registry
+    result, code = run_module(registry_image.main, args(api, reference="v9.9", tag="stable"), capsys)
+    assert code == 1 and result["registry_unreachable"] is False
