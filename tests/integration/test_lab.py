@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -64,6 +65,39 @@ def test_prometheus_reports_its_targets_up(lab):
     assert {f"{n}:9323" for n in GPU_NODES} <= {i for j, i in health if j == "docker_engine"}
     # The service's own endpoints are scraped too; they stay down until a version is deployed.
     assert {f"{n}:{p}" for n in GPU_NODES for p in (8000, 8001)} == {i for j, i in health if j == "liveavatar"}
+
+
+# The LB's service frontend is the fleet's entry point; everything else binds the address the inventory names.
+ALL_INTERFACES_ALLOWED = {("lb", 8080)}
+
+
+def listeners_on_every_interface():
+    """(host, port) of every TCP listener on 0.0.0.0, [::] or * in the lab hosts."""
+    found = set()
+    for host in LAB["lab_published_ports"].keys() | set(GPU_NODES):
+        listing = docker("exec", f"{LAB['lab_name']}-{host}", "ss", "-ltnH").stdout
+        for line in listing.splitlines():
+            address, port = line.split()[3].rsplit(":", 1)
+            if address in ("0.0.0.0", "*", "[::]"):
+                found.add((host, int(port)))
+    return found
+
+
+def test_nothing_listens_on_every_interface_but_the_lb_frontend(lab):
+    """Issue 13 item 6: Prometheus, Alertmanager, the HAProxy exporter, the registry and Docker's metrics listened on
+    every interface."""
+    assert listeners_on_every_interface() <= ALL_INTERFACES_ALLOWED
+
+
+def test_prometheus_lifecycle_and_registry_delete_are_off(lab):
+    request = urllib.request.Request(loopback("monitor", 9090) + "/-/reload", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 403, "whoever reaches Prometheus must not reload or stop it"
+    request = urllib.request.Request(loopback("registry", 5000) + "/v2/liveavatar/live-avatar/manifests/sha256:" + "0" * 64, method="DELETE")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 405, "the registry's delete API must be off"
 
 
 def test_alertmanager_is_ready(lab):

@@ -16,7 +16,7 @@ import pytest
 
 from lab_lb import SOCKET, registry_digest, stat_rows
 from lab_runner import INVENTORY, ROOT, run_playbook
-from test_lab import LAB
+from test_lab import ALL_INTERFACES_ALLOWED, LAB, listeners_on_every_interface
 from test_rollout import (
     CONFIG_REPO,
     LEDGER,
@@ -275,3 +275,9 @@ def test_provision_takes_the_lock_and_drains_one_serving_node_at_a_time(fleet_on
     leftovers = lab_exec("lb", "sh", "-c", "ls /var/lib/liveavatar-rollout/ 2>/dev/null; true").stdout
     assert "provision-drained" not in leftovers and lab_exec("registry", "sh", "-c", f"test ! -e {LOCK} && echo free").stdout.strip() == "free"
     assert served_versions() == {"v1.1": 20}
+
+
+def test_service_ports_bind_the_node_address_not_every_interface(fleet_on_v11):
+    """Issue 13 item 6: the service's ports were published on every interface of the node, bypassing the LB."""
+    assert served_versions() == {"v1.1": 20}
+    assert listeners_on_every_interface() <= ALL_INTERFACES_ALLOWED

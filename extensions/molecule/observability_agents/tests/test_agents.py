@@ -32,7 +32,7 @@ def test_telegraf_conf_is_toml_with_the_inputs_and_outputs(host):
     conf = tomllib.loads(host.file("/etc/telegraf/telegraf.conf").content_string)
     assert {"nvidia_smi", "docker", "procstat", "cpu", "mem", "disk", "system"} <= set(conf["inputs"])
     assert conf["inputs"]["docker"][0]["docker_label_include"] == ["io.liveavatar.version", "io.liveavatar.track"]
-    assert conf["outputs"]["prometheus_client"][0]["listen"] == ":9273"
+    assert conf["outputs"]["prometheus_client"][0]["listen"] == "127.0.0.1:9273"
     assert conf["outputs"]["influxdb"][0]["urls"] == ["http://influxdb.example.invalid:8086"]
 
 
