@@ -437,7 +437,8 @@ class MonitoringLossAtFullCanary(threading.Thread):
         self.join(timeout=30)
         lab_exec("monitor", "systemctl", "start", "prometheus")
         deadline = time.monotonic() + 60
-        while lab_exec("monitor", "curl", "-sf", "http://127.0.0.1:9090/-/ready", check=False).returncode != 0:
+        # Prometheus listens on the monitor's lab address; the controller reaches it on the published loopback port
+        while subprocess.run(["curl", "-sf", "http://127.0.0.1:19090/-/ready"], capture_output=True, check=False).returncode != 0:
             assert time.monotonic() < deadline, "Prometheus did not come back"
             time.sleep(1)
 
