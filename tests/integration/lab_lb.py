@@ -27,12 +27,11 @@ def stat_rows(stat_csv):
     return rows
 
 
-def registry_digest(tag, repository="liveavatar/live-avatar"):
-    """Digest the lab registry's tag points at (a HEAD of its manifest), or None."""
-    head = subprocess.run(
-        ["curl", "-sI", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", f"http://127.0.0.1:15000/v2/{repository}/manifests/{tag}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def plain_curl(*argv):
+    return subprocess.run(["curl", "-s", *argv], capture_output=True, text=True, check=True, timeout=30)
+
+
+def registry_digest(tag, repository="liveavatar/live-avatar", api="http://127.0.0.1:15000", curl=plain_curl):
+    """Digest the lab registry's tag points at (a HEAD of its manifest), or None; curl: how to reach a TLS registry."""
+    head = curl("-I", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", f"{api}/v2/{repository}/manifests/{tag}").stdout
     return next((line.split(":", 1)[1].strip() for line in head.splitlines() if line.lower().startswith("docker-content-digest:")), None)

@@ -20,6 +20,7 @@ import pytest
 from ansible_collections.liveavatar.rollout.plugins.module_utils.logs import parse_line, parse_line_positional, shipper_patterns
 
 from lab_lb import SOCKET, registry_digest
+from lab_registry_tls import image_pulled_through, registry_with_tls_and_htpasswd
 from lab_runner import INVENTORY, ROOT, run_playbook
 from test_lab import LAB
 
@@ -246,9 +247,19 @@ def test_a_rollback_during_a_rollout_fences_it_and_the_rollout_stops_without_tou
     assert lab_exec("registry", "test", "-e", "/var/lib/liveavatar-rollout/rollout.lock", check=False).returncode != 0
 
 
-def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10):
-    run, load = run_under_load("rollout.yml", {"version": "v1.1", "bake_time": 20})
-    assert run.rc == 0, run.stdout[-6000:]
+def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10, tmp_path):
+    """The whole release through a registry with TLS and htpasswd (issue 13 item 6): the controller's tag reads and
+    moves authenticate and verify the lab CA, and every node pulls v1.1 under registry:5443, which it verifies."""
+    with registry_with_tls_and_htpasswd(tmp_path) as registry:
+        assert registry.curl("-o", "/dev/null", "-w", "%{http_code}", f"{registry.api}/v2/", credentials=False).stdout == "401"
+        refused = run_playbook("rollout.yml", extravars={"version": "v1.1"} | registry.extravars | {"rollout_registry_password": "wrong"})
+        assert refused.rc != 0 and "answered HTTP 401 to GET liveavatar/live-avatar:v1.1 (credentials needed or refused)" in refused.stdout
+        assert "nothing was changed" in refused.stdout
+        run, load = run_under_load("rollout.yml", {"version": "v1.1", "bake_time": 20} | registry.extravars)
+        assert run.rc == 0, run.stdout[-6000:]
+        assert registry_digest("stable", curl=registry.curl, api=registry.api) == fleet_on_v10["v1.1"]
+        for node in NODES:
+            assert image_pulled_through(node, "registry:5443/liveavatar/live-avatar", fleet_on_v10["v1.1"]), node
     assert load.failed == 0, load.errors[:5]
     assert load.sent > 100 and set(load.by_version) <= {"v1.0", "v1.1"}
     assert served_versions() == {"v1.1": 20}
@@ -275,7 +286,6 @@ def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10):
     # That control is from another time at half the load: its latency tolerance is the wider one.
     assert [s["latency_tolerance_pct"] for s in report["traffic_steps"]] == [50.0, 50.0, 50.0, 75.0]
     assert Path(ROOT / "reports").glob("v1.1-*/report.md")
-    assert registry_digest("stable") == fleet_on_v10["v1.1"]
 
 
 def test_the_service_env_files_are_readable_by_root_only(fleet_on_v10):
