@@ -24,8 +24,9 @@ options:
     type: dict
     required: true
   remove_matching:
-    description: Keys removed when the file holds exactly this value (e.g. C({default-runtime: nvidia}) when the nvidia
-      runtime should no longer be the default) and O(settings) does not set them.
+    description:
+      - Keys removed when the file holds exactly this value and O(settings) does not set them, e.g.
+        C(default-runtime) mapped to C(nvidia) when the nvidia runtime should no longer be the default.
     type: dict
     default: {}
   validate:

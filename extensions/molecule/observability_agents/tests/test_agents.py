@@ -67,3 +67,8 @@ def test_telegraf_version_the_mirror_lacks_is_refused(host):
         "version 9.9.9-1 is not offered by http://127.0.0.1:8089/influxdata (offered: 1.34.4-1, 1.35.0-1)",
         WATCHED,
     )
+
+
+def test_the_internal_vendor_apt_role_refuses_to_run_on_its_own(host):
+    """vendor_apt holds the repository + key + pin + install the agents share; only a role that includes it owns the values."""
+    assert_refused(host, "vendor_apt", {"vendor_apt_packages": ["telegraf"]}, "vendor_apt: internal role; use the role that includes it", WATCHED)

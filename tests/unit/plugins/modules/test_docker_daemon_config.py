@@ -34,19 +34,19 @@ def test_merges_keeps_other_keys_and_is_idempotent(daemon_json, capsys):
     assert oct(daemon_json.stat().st_mode & 0o777) == "0o644"
     assert result["validation"] == "not run: no dockerd on this host"
     assert '"live-restore": false' in result["diff"]["before"] and '"live-restore": true' in result["diff"]["after"]
-    again, _ = run_module(docker_daemon_config.main, args, capsys)
+    again, _code = run_module(docker_daemon_config.main, args, capsys)
     assert again["changed"] is False and again["validation"] == "not run: nothing to change"
 
 
 def test_a_file_in_another_format_but_the_same_object_is_not_changed(daemon_json, capsys):
     daemon_json.write_text('{"live-restore":true}')
-    result, _ = run_module(docker_daemon_config.main, {"path": str(daemon_json), "settings": {"live-restore": True}}, capsys)
+    result, _code = run_module(docker_daemon_config.main, {"path": str(daemon_json), "settings": {"live-restore": True}}, capsys)
     assert result["changed"] is False and daemon_json.read_text() == '{"live-restore":true}'
 
 
 def test_check_mode_reports_and_writes_nothing(daemon_json, capsys):
     before = daemon_json.read_text()
-    result, _ = run_module(docker_daemon_config.main, {"path": str(daemon_json), "settings": {"live-restore": True}}, capsys, check_mode=True)
+    result, _code = run_module(docker_daemon_config.main, {"path": str(daemon_json), "settings": {"live-restore": True}}, capsys, check_mode=True)
     assert result["changed"] is True and result["config"]["live-restore"] is True
     assert daemon_json.read_text() == before
 
@@ -54,7 +54,7 @@ def test_check_mode_reports_and_writes_nothing(daemon_json, capsys):
 def test_remove_matching_drops_only_the_value_given(daemon_json, capsys):
     daemon_json.write_text(json.dumps({"default-runtime": "nvidia", "live-restore": True}))
     args = {"path": str(daemon_json), "settings": {}, "remove_matching": {"default-runtime": "nvidia"}}
-    result, _ = run_module(docker_daemon_config.main, args, capsys)
+    result, _code = run_module(docker_daemon_config.main, args, capsys)
     assert result["changed"] is True and json.loads(daemon_json.read_text()) == {"live-restore": True}
 
 
@@ -69,7 +69,7 @@ def test_a_file_that_is_not_an_object_fails_in_one_line_and_is_kept(daemon_json,
 def test_a_missing_file_is_created_and_a_missing_directory_is_named(tmp_path, monkeypatch, capsys):
     use_dockerd(monkeypatch, None)
     path = tmp_path / "daemon.json"
-    result, _ = run_module(docker_daemon_config.main, {"path": str(path), "settings": {"live-restore": True}}, capsys)
+    result, _code = run_module(docker_daemon_config.main, {"path": str(path), "settings": {"live-restore": True}}, capsys)
     assert result["changed"] is True and json.loads(path.read_text()) == {"live-restore": True}
     absent = tmp_path / "no-engine" / "daemon.json"
     result, code = run_module(docker_daemon_config.main, {"path": str(absent), "settings": {"live-restore": True}}, capsys)
@@ -81,9 +81,14 @@ def test_a_dockerd_that_rejects_the_candidate_stops_the_write(daemon_json, tmp_p
     bin_dir.mkdir()
     fake = bin_dir / "dockerd"
     # Stands in for Docker 23+: --help offers --validate, and --validate refuses the file.
-    fake.write_text(
-        '#!/bin/sh\ncase "$1" in --help) echo "  --validate  Validate daemon configuration and exit";; --validate) echo "unknown key bogus" >&2; exit 1;; esac\n'
-    )
+    script = [
+        "#!/bin/sh",
+        'case "$1" in',
+        '  --help) echo "  --validate  Validate daemon configuration and exit";;',
+        '  --validate) echo "unknown key bogus" >&2; exit 1;;',
+        "esac",
+    ]
+    fake.write_text("\n".join(script) + "\n")
     fake.chmod(0o755)
     use_dockerd(monkeypatch, str(fake))
     before = daemon_json.read_text()
@@ -97,5 +102,5 @@ def test_a_dockerd_without_validate_is_named_not_passed(daemon_json, tmp_path, m
     fake.write_text('#!/bin/sh\necho "Usage: dockerd [OPTIONS]"\n')
     fake.chmod(0o755)
     use_dockerd(monkeypatch, str(fake))
-    result, _ = run_module(docker_daemon_config.main, {"path": str(daemon_json), "settings": {"live-restore": True}}, capsys)
+    result, _code = run_module(docker_daemon_config.main, {"path": str(daemon_json), "settings": {"live-restore": True}}, capsys)
     assert result["changed"] is True and result["validation"] == "not run: dockerd has no --validate (Docker before 23)"
