@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lab_lb import lab_exec
 from lab_runner import run_playbook
-from test_lab import LAB
+from test_lab import GPU_NODES, LAB
 
 # The registry listens here while TLS is on; the nodes do not list registry:5443 as insecure, so they verify it.
 TLS_PORT = 5443
@@ -71,14 +71,18 @@ def registry_with_tls_and_htpasswd(workdir):
     ca_path, certificate, key = make_certificates(workdir)
     password = secrets.token_urlsafe(18)
     repository = f"registry:{TLS_PORT}/liveavatar/live-avatar"
-    provision_vars = {
+    # Host vars of an inventory overlay (they outrank the lab's group_vars): TLS for the registry, CA and login for the nodes.
+    nodes = {"docker_engine_registry_ca_certificates": {f"registry:{TLS_PORT}": ca_path.read_text()}}
+    nodes["docker_engine_registry_logins"] = [{"registry": f"registry:{TLS_PORT}", "username": USERNAME, "password": password}]
+    registry = {
         "container_registry_listen_address": f"{REGISTRY_ADDRESS}:{TLS_PORT}",
         "container_registry_tls_certificate": certificate,
         "container_registry_tls_key": key,
         "container_registry_htpasswd_content": bcrypt_entry(USERNAME, password),
-        "docker_engine_registry_ca_certificates": {f"registry:{TLS_PORT}": ca_path.read_text()},
-        "docker_engine_registry_logins": [{"registry": f"registry:{TLS_PORT}", "username": USERNAME, "password": password}],
     }
+    overlay = workdir / "registry-tls.yml"
+    hosts = {"registry": registry} | {node: nodes for node in GPU_NODES}
+    overlay.write_text(json.dumps({"all": {"hosts": hosts}}))
     auth = RegistryAuth(
         ca_path=ca_path,
         password=password,
@@ -90,7 +94,7 @@ def registry_with_tls_and_htpasswd(workdir):
             "rollout_image_repository": repository,
         },
     )
-    run = run_playbook("provision.yml", extravars=provision_vars, limit="registry,gpu_nodes")
+    run = run_playbook("provision.yml", limit="registry,gpu_nodes", cmdline=f"-i {overlay}")
     try:
         assert run.rc == 0, run.stdout[-5000:]
         yield auth

@@ -253,7 +253,7 @@ def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10, tmp
     with registry_with_tls_and_htpasswd(tmp_path) as registry:
         assert registry.curl("-o", "/dev/null", "-w", "%{http_code}", f"{registry.api}/v2/", credentials=False).stdout == "401"
         refused = run_playbook("rollout.yml", extravars={"version": "v1.1"} | registry.extravars | {"rollout_registry_password": "wrong"})
-        assert refused.rc != 0 and "answered HTTP 401 to GET liveavatar/live-avatar:v1.1 (credentials needed or refused)" in refused.stdout
+        assert refused.rc != 0 and "answered HTTP 401 to HEAD liveavatar/live-avatar:v1.1 (credentials needed or refused)" in refused.stdout
         assert "nothing was changed" in refused.stdout
         run, load = run_under_load("rollout.yml", {"version": "v1.1", "bake_time": 20} | registry.extravars)
         assert run.rc == 0, run.stdout[-6000:]
