@@ -92,22 +92,25 @@ def _read(path):
         return None
 
 
-def _validate(module, path, text):
-    """'passed', or 'not run: <why>'; fails the task when dockerd rejects the candidate."""
+def _stage(path, text):
+    """The candidate written beside the file (same filesystem, so it can be moved into place atomically)."""
+    fd, staged = tempfile.mkstemp(prefix=".daemon.json.", dir=os.path.dirname(path))
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return staged
+
+
+def _validate(module, path, staged):
+    """'passed', or 'not run: <why>'; fails the task when dockerd rejects the staged candidate."""
     dockerd = module.get_bin_path("dockerd")
     if not dockerd:
         return "not run: no dockerd on this host"
     _rc, help_text, help_err = module.run_command([dockerd, "--help"])
     if not validate_supported(help_text + help_err):
         return "not run: dockerd has no --validate (Docker before 23)"
-    fd, candidate = tempfile.mkstemp(prefix=".daemon.json.", dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        rc, out, err = module.run_command([dockerd, "--validate", "--config-file", candidate])
-    finally:
-        os.unlink(candidate)
+    rc, out, err = module.run_command([dockerd, "--validate", "--config-file", staged])
     if rc != 0:
+        os.unlink(staged)
         module.fail_json(msg=f"docker_daemon_config: dockerd rejects the merged {path}: {(err or out).strip()}; nothing was changed")
     return "passed"
 
@@ -130,19 +133,24 @@ def main():
         module.fail_json(msg=f"docker_daemon_config: {exc}; fix or remove it, nothing was changed")
     merged = merge(current, module.params["settings"], module.params["remove_matching"])
     after_text = render(merged)
-    changed = merged != current or (before_text is None and merged != {})
+    changed = merged != current
     if not os.path.isdir(os.path.dirname(path) or "."):
         module.fail_json(msg=f"docker_daemon_config: {os.path.dirname(path)} does not exist (is the engine installed?); nothing was changed")
-    validation = _validate(module, path, after_text) if module.params["validate"] and changed else "not run: nothing to change"
-    result = {"changed": changed, "config": merged, "validation": validation}
+    result = {"changed": changed, "config": merged, "validation": "not run: nothing to change"}
     if module._diff:
         result["diff"] = {"before": before_text or "", "after": after_text if changed else before_text or "", "before_header": path, "after_header": path}
-    if changed and not module.check_mode:
-        fd, staged = tempfile.mkstemp(prefix=".daemon.json.", dir=os.path.dirname(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(after_text)
-        module.atomic_move(staged, path)
-        module.set_mode_if_different(path, "0644", False)
+    if changed:
+        # One staged file: what dockerd validates is what is moved into place.
+        staged = _stage(path, after_text)
+        if module.params["validate"]:
+            result["validation"] = _validate(module, path, staged)
+        else:
+            result["validation"] = "not run: validate is false"
+        if module.check_mode:
+            os.unlink(staged)
+        else:
+            module.atomic_move(staged, path)
+            module.set_mode_if_different(path, "0644", False)
     module.exit_json(**result)
 
 
