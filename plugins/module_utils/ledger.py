@@ -102,6 +102,16 @@ def require_validated(ledger, version, digest, carried_digest=None):
     )
 
 
+def require_baseline(ledger, version):
+    """The stable release a rollout of `version` is judged against; refuses a fleet without one, or `version` itself."""
+    stable = validate(ledger)["stable"]
+    if stable is None:
+        raise LedgerError("no stable version in the ledger: run playbooks/bootstrap.yml -e version=<first version>")
+    if stable["version"] == version:
+        raise LedgerError(f"{version} is already the stable version")
+    return stable
+
+
 def empty():
     return {"stable": None, "previous_stable": None, "releases": [], "baselines": {}}
 
@@ -131,8 +141,8 @@ def find(ledger, run_id):
     raise LedgerError(f"no release with run_id {run_id} in the ledger")
 
 
-def start(ledger, run_id, version, digest, now, baseline=None):
-    """Open a release; idempotent for the same run_id (a re-run of a step changes nothing)."""
+def start(ledger, run_id, version, digest, now, baseline=None, opened=None):
+    """Open a release (its first event: `opened`, the plan); idempotent for the same run_id (a re-run changes nothing)."""
     _check(version, digest)
     new = copy.deepcopy(validate(ledger))
     for release in new["releases"]:
@@ -141,7 +151,16 @@ def start(ledger, run_id, version, digest, now, baseline=None):
                 raise LedgerError(f"run {run_id} already released {release['version']} ({release['digest'][:19]})")
             return new
     new["releases"].append(
-        {"run_id": run_id, "version": version, "digest": digest, "baseline": baseline, "status": "in_progress", "started": now, "ended": None, "events": []}
+        {
+            "run_id": run_id,
+            "version": version,
+            "digest": digest,
+            "baseline": baseline,
+            "status": "in_progress",
+            "started": now,
+            "ended": None,
+            "events": [dict(opened, at=now)] if opened else [],
+        }
     )
     return new
 

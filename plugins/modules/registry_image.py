@@ -47,6 +47,10 @@ options:
     description: Seconds to wait for each answer.
     type: int
     default: 10
+  require_exists:
+    description: Without O(tag), fail with one line when O(reference) is not in the registry (instead of C(exists=false)).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -150,6 +154,7 @@ def main():
             "validate_certs": {"type": "bool", "default": True},
             "ca_path": {"type": "path"},
             "timeout": {"type": "int", "default": 10},
+            "require_exists": {"type": "bool", "default": False},
         },
         required_together=[("username", "password")],
         supports_check_mode=True,
@@ -159,6 +164,8 @@ def main():
         registry = Registry(p["api"], p["name"], _transport(p))
         if not p["tag"]:
             digest = registry.digest(p["reference"])
+            if digest is None and p["require_exists"]:
+                module.fail_json(msg=f"registry_image: no image {p['name']}:{p['reference']} in {p['api']} (build and push it first); nothing was changed")
             module.exit_json(changed=False, exists=digest is not None, digest=digest)
         moved = registry.point_tag(p["tag"], p["reference"], check_mode=module.check_mode)
     except RegistryError as exc:

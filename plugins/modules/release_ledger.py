@@ -53,7 +53,7 @@ options:
     default: ""
   data:
     description:
-      - Event (record) or metrics (set_baseline).
+      - Event (record), the release's first event, its plan (start), or metrics (set_baseline).
       - For O(action=rollback), C(bad_versions) (list).
     type: dict
 attributes:
@@ -226,7 +226,7 @@ def _transition(module, current):
     action = p["action"]
     try:
         if action == "start":
-            return lg.start(current, p["run_id"], p["version"], p["digest"], _now(), p["baseline"])
+            return lg.start(current, p["run_id"], p["version"], p["digest"], _now(), p["baseline"], p["data"])
         if action == "record":
             return lg.record(current, p["run_id"], p["data"], _now())
         if action == "close":

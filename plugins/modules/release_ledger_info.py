@@ -45,6 +45,13 @@ options:
       - C(carried_digest), what the validating run handed on (AWX C(set_stats)), must equal C(digest) when given.
       - Stage 3 run alone uses it, so that it never releases an image that stages 1-2 did not validate.
     type: dict
+  require_baseline_for:
+    description:
+      - Fail with one line unless the ledger has a stable version other than this one (the rollout's baseline).
+    type: str
+  run_id:
+    description: Also return this run's release (RV(release)) and the report built from it alone (RV(report)).
+    type: str
   candidate_running:
     description: Whether a candidate container runs whose version is not known.
     type: bool
@@ -84,6 +91,16 @@ lock_problem:
   returned: always
   type: str
   sample: null
+release:
+  description: The release of O(run_id) as the ledger holds it (plan, gates, traffic steps, timings, events, outcome).
+  returned: when O(run_id) is given
+  type: dict
+  sample: {"run_id": "20261202T101500-4242", "version": "v1.1", "status": "promoted", "events": []}
+report:
+  description: The report of O(run_id), built from its release alone (gates, traffic steps, timings, benchmark, outcome).
+  returned: when O(run_id) is given
+  type: dict
+  sample: {"version": "v1.1", "outcome": "promoted", "gates": [], "traffic_steps": [], "timings": {"stage1_s": 60.2}}
 validated_by:
   description: The run that validated the image in stages 1 and 2 (with O(require_validated)).
   returned: when O(require_validated) is given
@@ -99,6 +116,7 @@ plan:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import ledger as lg
+from ansible_collections.liveavatar.rollout.plugins.module_utils import release_report
 
 
 def main():
@@ -111,6 +129,8 @@ def main():
             "running_versions": {"type": "list", "elements": "str", "default": []},
             "candidate_running": {"type": "bool", "default": False},
             "require_validated": {"type": "dict"},
+            "require_baseline_for": {"type": "str"},
+            "run_id": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -122,6 +142,17 @@ def main():
     # A corrupt or empty lock is reported, never fatal here: it must not block a rollback.
     holder, problem = lg.read_lock(p["lock_path"])
     result = {"changed": False, "ledger": current, "lock": holder, "lock_problem": problem}
+    if p["require_baseline_for"]:
+        try:
+            lg.require_baseline(current, p["require_baseline_for"])
+        except lg.LedgerError as exc:
+            module.fail_json(msg=f"rollout: {exc}; nothing was changed")
+    if p["run_id"]:
+        try:
+            result["release"] = lg.find(current, p["run_id"])
+        except lg.LedgerError as exc:
+            module.fail_json(msg=f"release_ledger_info: {exc}")
+        result["report"] = release_report.build(result["release"])
     check = p["require_validated"]
     if check:
         try:

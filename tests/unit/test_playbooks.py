@@ -32,7 +32,20 @@ def test_awx_setup_without_a_project_url_stops_in_one_line():
 
 
 def release_path_files():
-    return sorted(p for p in (ROOT / "playbooks").rglob("*") if p.is_file() and p.suffix in (".yml", ".sh", ".j2"))
+    places = [ROOT / "playbooks", ROOT / "roles" / "canary_release"]
+    return sorted(p for place in places for p in place.rglob("*") if p.is_file() and p.suffix in (".yml", ".sh", ".j2"))
+
+
+def test_rollout_yml_is_short_and_no_playbook_reads_the_controllers_hostvars():
+    """Issue 12: the plays orchestrate (hosts, serial, an entry point); the release's state lives in the role."""
+    assert len((ROOT / "playbooks" / "rollout.yml").read_text().splitlines()) <= 120
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "playbooks").rglob("*.yml"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "hostvars['localhost']" in line or 'hostvars["localhost"]' in line
+    ]
+    assert offenders == [], "read the release through liveavatar.rollout.canary_release's entry points"
 
 
 def test_the_release_path_reaches_the_load_balancer_only_through_haproxy_runtime():
@@ -61,5 +74,5 @@ def test_awx_launchers_answer_the_survey_only():
     play = yaml.safe_load((ROOT / "playbooks" / "awx_templates.yml").read_text())[0]
     templates = [t for t in play["tasks"] if "awx.awx.job_template" in t]
     assert templates and all(t["awx.awx.job_template"]["ask_variables_on_launch"] is False for t in templates)
-    close = yaml.safe_load((ROOT / "playbooks" / "tasks" / "rollout_close.yml").read_text())
+    close = yaml.safe_load((ROOT / "roles" / "canary_release" / "tasks" / "close.yml").read_text())
     assert any("ansible.builtin.set_stats" in task and "rollout_validated_digest" in task["ansible.builtin.set_stats"]["data"] for task in close)
