@@ -57,6 +57,7 @@ def reached(root):
                 add(role / "tasks" / "main.yml")
                 add(role / "defaults" / "main.yml")
                 add(role / "meta" / "argument_specs.yml")
+                add(role / "vars" / "main.yml")
             for kind in ("modules", "filter", "test"):
                 add(root / "plugins" / kind / f"{name}.py")
     return sorted(p.relative_to(root) for p in seen)
@@ -67,6 +68,8 @@ def main():
     files = reached(root)
     for path in files:
         print(path)
+    for label, group in (("YAML and templates", [p for p in files if p.suffix != ".py"]), ("Python", [p for p in files if p.suffix == ".py"])):
+        print(f"{label}: {len(group)} files, {sum(len((root / p).read_text(errors='replace').splitlines()) for p in group)} lines")
     print(f"{len(files)} files, {sum(len((root / p).read_text(errors='replace').splitlines()) for p in files)} lines")
 
 
