@@ -95,3 +95,18 @@ def test_a_slot_naming_a_gpu_the_host_does_not_have_is_an_error():
 def test_pci_ids_in_both_spellings_name_the_same_gpu():
     assert ga.pci_key("00000000:01:00.0") == ga.pci_key("0000:01:00") == (0, 1, 0)
     assert ga.driver_branch("560.35.03") == 560
+
+
+def test_the_module_refuses_in_one_line_and_fails_only_on_what_it_cannot_judge(capsys, tmp_path):
+    from ansible_collections.liveavatar.rollout.plugins.modules import gpu_admission
+
+    from helpers import run_module
+
+    args = {"host": "gpu-node-3", "slot": {"name": "a", "gpus": [1]}, "needs_mib": 90000, "kernel_log": "", "disk_path": str(tmp_path), "disk_needed_gb": 0.001}
+    result, code = run_module(gpu_admission.main, dict(args, smi_xml=real_fixture(A100)), capsys)
+    assert code == 0 and result["passed"] is False and result["changed"] is False
+    assert result["reason"] == "gpu-node-3 slot a: GPU 1 has 80999 MiB free, the instance needs 90000 MiB"
+    result, code = run_module(gpu_admission.main, dict(args, smi_xml="NVIDIA-SMI has failed"), capsys)
+    assert code == 1 and result["msg"].startswith("gpu_admission: gpu-node-3 slot a: nvidia-smi -q -x output is not XML")
+    result, code = run_module(gpu_admission.main, dict(args, slot={"name": "a", "gpus": []}, smi_xml=real_fixture(A100)), capsys)
+    assert code == 1 and "needs a name and a non-empty list of gpus" in result["msg"]
