@@ -74,13 +74,13 @@ EXAMPLES = r"""
 - name: Take the rollout lock
   liveavatar.rollout.release_ledger:
     action: lock
-    run_id: "{{ rollout_run_id }}"
+    run_id: "{{ release.run_id }}"
   delegate_to: "{{ groups['registry'] | first }}"
 
 - name: Close the release as promoted
   liveavatar.rollout.release_ledger:
     action: close
-    run_id: "{{ rollout_run_id }}"
+    run_id: "{{ release.run_id }}"
     status: promoted
 """
 
