@@ -107,9 +107,9 @@ def promotion_batches(slots, canary, batch_size=1, max_unavailable_pct=25):
         raise SlotError(f"max_unavailable_pct {max_unavailable_pct!r} must be above 0 and under 100")
     allowed = max(1, math.floor(len(serving) * float(max_unavailable_pct) / 100))
     size = min(batch_size, allowed)
-    todo = [s for s in serving if s not in canary]
-    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
-    return {"batches": batches, "batch_size": size, "model_loads": len(todo), "max_unavailable": allowed}
+    to_convert = [s for s in serving if s not in canary]
+    batches = [to_convert[i : i + size] for i in range(0, len(to_convert), size)]
+    return {"batches": batches, "batch_size": size, "model_loads": len(to_convert), "max_unavailable": allowed}
 
 
 def drain_deadline_s(max_clips, clip_time_s, margin_pct=20):
