@@ -96,13 +96,13 @@ def evaluation_cost(per_side=100_000):
     rng = random.Random(7)  # noqa: S311 - a seeded simulation, not a secret
     judge = SequentialJudge(alpha=ALPHA, warmup=40, min_requests=10)
     start = time.perf_counter()
-    for _ in range(2 * per_side):
+    for _request in range(2 * per_side):
         is_canary = rng.random() < PI
         latency, error = request(rng, {}, is_canary)
         judge.add(is_canary, latency, error, PI)
     added = time.perf_counter() - start
     start = time.perf_counter()
-    for _ in range(100):
+    for _evaluation in range(100):
         judge.evaluate()
     return added, (time.perf_counter() - start) / 100
 

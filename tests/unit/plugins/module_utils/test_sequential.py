@@ -58,7 +58,7 @@ def test_an_error_rate_regression_fails_on_the_counts():
 def test_a_tolerance_lets_a_slightly_slower_canary_pass():
     rng = random.Random(3)
     judge = SequentialJudge(alpha=0.01, warmup=40, min_requests=300, tolerance_pct=20)
-    for _ in range(1000):
+    for _request in range(1000):
         is_canary = rng.random() < 0.5
         judge.add(is_canary, 0.5 * math.exp(rng.gauss(0, 0.5)) * (1.1 if is_canary else 1.0))
     assert judge.evaluate()["verdict"] == "pass"
@@ -94,12 +94,12 @@ def test_an_empty_step_is_inconclusive_at_its_deadline():
 def test_a_fail_is_final():
     judge = SequentialJudge(alpha=0.01, warmup=40, min_requests=10)
     rng = random.Random(5)
-    for _ in range(2000):
+    for _request in range(2000):
         is_canary = rng.random() < 0.5
         judge.add(is_canary, 0.5 * math.exp(rng.gauss(0, 0.5)) * (2.0 if is_canary else 1.0))
     first = judge.evaluate()
     assert first["verdict"] == "fail" and first["decided_at"]
-    for _ in range(200):
+    for _request in range(200):
         judge.add(False, 5.0)
     assert judge.evaluate()["verdict"] == "fail"
 
