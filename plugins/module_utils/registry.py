@@ -8,6 +8,7 @@ RegistryUnreachable when no HTTP answer came, so everything here is table-tested
 
 from __future__ import annotations
 
+import json
 import re
 
 MANIFEST_TYPES = (
@@ -36,6 +37,11 @@ def check_reference(reference, tag_only=False):
         return reference
     kind = "a tag" if tag_only else "a tag or a sha256 digest"
     raise RegistryError(f"{reference!r} is not {kind}")
+
+
+def _platform(entry):
+    platform = entry.get("platform") or {}
+    return platform.get("os"), platform.get("architecture")
 
 
 class Registry:
@@ -89,6 +95,42 @@ class Registry:
         if media_type not in MANIFEST_TYPES:
             raise RegistryError(f"registry {self.api} sent {self.name}:{reference} as {media_type!r}, not an image manifest")
         return headers.get("docker-content-digest", ""), media_type, body
+
+    def labels(self, reference, platform=("linux", "amd64")):
+        """The image's labels (its config blob's config.Labels), {} when it has none; None when the manifest is absent.
+
+        An index (multi-platform) is followed to the manifest of `platform`, the one a fleet node pulls.
+        """
+        found = self.manifest(reference)
+        if found is None:
+            return None
+        _digest, media_type, body = found
+        manifest = self._json(body, f"manifest {self.name}:{reference}")
+        if media_type.endswith("list.v2+json") or media_type.endswith("index.v1+json"):
+            wanted = [m["digest"] for m in manifest.get("manifests", []) if _platform(m) == platform]
+            if not wanted:
+                raise RegistryError(f"registry {self.api}: {self.name}:{reference} has no {'/'.join(platform)} image")
+            return self.labels(wanted[0], platform)
+        config = (manifest.get("config") or {}).get("digest", "")
+        if not _DIGEST.fullmatch(config):
+            raise RegistryError(f"registry {self.api}: manifest {self.name}:{reference} names no sha256 config blob")
+        url = f"{self.api}/v2/{self.name}/blobs/{config}"
+        try:
+            status, _headers, blob = self._request("GET", url, {}, None)
+        except RegistryUnreachable as exc:
+            raise RegistryUnreachable(f"registry {self.api} unreachable: {exc}") from None
+        if status != 200:
+            raise self._unexpected("GET", config, status)
+        return (self._json(blob, f"config blob of {self.name}:{reference}").get("config") or {}).get("Labels") or {}
+
+    def _json(self, body, what):
+        try:
+            value = json.loads(body)
+        except (TypeError, ValueError):
+            value = None
+        if not isinstance(value, dict):
+            raise RegistryError(f"registry {self.api} sent a {what} that is not a JSON object")
+        return value
 
     def point_tag(self, tag, source, check_mode=False):
         """Point `tag` at the manifest of `source` (manifest copy); {changed, before, after}. Idempotent."""

@@ -36,6 +36,11 @@ options:
   kernel_log:
     description: Kernel log of this boot to search for Xid lines instead of reading it.
     type: str
+  kernel_log_path:
+    description:
+      - A file on the host that holds this boot's kernel log (where syslog writes it, rotated at boot), read instead of
+        C(journalctl -k -b) and C(dmesg); for hosts whose journal does not keep kernel messages.
+    type: path
   disk_path:
     description: Directory whose file system holds the images and the weights.
     type: path
@@ -123,18 +128,28 @@ def main():
             "min_driver_branch": {"type": "int"},
             "smi_xml": {"type": "str"},
             "kernel_log": {"type": "str"},
+            "kernel_log_path": {"type": "path"},
             "disk_path": {"type": "path"},
             "disk_needed_gb": {"type": "float"},
         },
         required_together=[("disk_path", "disk_needed_gb")],
+        mutually_exclusive=[("kernel_log", "kernel_log_path")],
         supports_check_mode=True,
     )
     p = module.params
     slot = p["slot"]
     if not isinstance(slot.get("name"), str) or not isinstance(slot.get("gpus"), list) or not slot["gpus"]:
-        module.fail_json(msg=f"gpu_admission: slot {slot!r} needs a name and a non-empty list of gpus")
+        module.fail_json(msg=f"gpu_admission: {p['host']}: slot {slot!r} needs a name and a non-empty list of gpus (the inventory's gpu_slots)")
     text = p["smi_xml"] if p["smi_xml"] is not None else _read_smi(module)
-    kernel_log = p["kernel_log"] if p["kernel_log"] is not None else _read_kernel_log(module)
+    if p["kernel_log_path"]:
+        try:
+            with open(p["kernel_log_path"], encoding="utf-8", errors="replace") as handle:
+                kernel_log = handle.read()
+        except OSError as exc:
+            where = f"{p['host']}: cannot read the kernel log {p['kernel_log_path']}"
+            module.fail_json(msg=f"gpu_admission: {where} ({exc.strerror}): Xid errors cannot be ruled out")
+    else:
+        kernel_log = p["kernel_log"] if p["kernel_log"] is not None else _read_kernel_log(module)
     disk_free_gb = None
     if p["disk_path"]:
         try:

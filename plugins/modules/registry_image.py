@@ -51,6 +51,12 @@ options:
     description: Without O(tag), fail with one line when O(reference) is not in the registry (instead of C(exists=false)).
     type: bool
     default: false
+  read_labels:
+    description:
+      - Without O(tag), also read the image's labels from its config blob (one more request), e.g. the lowest driver
+        branch it supports, which admission checks on every GPU host.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -92,6 +98,11 @@ digest:
   returned: always
   type: str
   sample: sha256:4f1c0b0f9d9a3e1d7c8d6b6f0e1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c
+labels:
+  description: The image's labels (its config's C(Labels)), when O(read_labels) and the image exists; null otherwise.
+  returned: when O(tag) is not given
+  type: dict
+  sample: {"io.liveavatar.min-driver-branch": "535", "io.liveavatar.version": "v1.1"}
 tag_before:
   description: Where O(tag) pointed before (null when nowhere).
   returned: when O(tag) is given
@@ -155,6 +166,7 @@ def main():
             "ca_path": {"type": "path"},
             "timeout": {"type": "int", "default": 10},
             "require_exists": {"type": "bool", "default": False},
+            "read_labels": {"type": "bool", "default": False},
         },
         required_together=[("username", "password")],
         supports_check_mode=True,
@@ -166,7 +178,8 @@ def main():
             digest = registry.digest(p["reference"])
             if digest is None and p["require_exists"]:
                 module.fail_json(msg=f"registry_image: no image {p['name']}:{p['reference']} in {p['api']} (build and push it first); nothing was changed")
-            module.exit_json(changed=False, exists=digest is not None, digest=digest)
+            labels = registry.labels(digest) if digest is not None and p["read_labels"] else None
+            module.exit_json(changed=False, exists=digest is not None, digest=digest, labels=labels)
         moved = registry.point_tag(p["tag"], p["reference"], check_mode=module.check_mode)
     except RegistryError as exc:
         # A playbook that can do without the registry (a rollback to images the nodes hold) tells the two apart.

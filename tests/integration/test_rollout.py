@@ -197,6 +197,60 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(fleet_on_v10, extr
     assert ledger() == before_ledger and containers() == before_containers
 
 
+def config_tags():
+    return subprocess.run(["git", "-C", str(CONFIG_REPO), "tag", "--list"], capture_output=True, text=True, check=True).stdout.split()
+
+
+XID_79 = "Dec  4 10:00:01 kernel: NVRM: Xid (PCI:0000:01:00): 79, pid=812, name=python3, GPU has fallen off the bus."
+
+
+@pytest.mark.parametrize(
+    ("host", "faults", "kernel_line", "extravars", "message"),
+    [
+        ("gpu-node-1", {"gpus": {"0": {"foreign_used_mib": 20000}}}, None, {}, "gpu-node-1 slot a: GPU 0 has 61920 MiB free, the instance needs 73728 MiB"),
+        ("gpu-node-2", {"gpus": {"2": {"ecc_uncorrected": 4}}}, None, {}, "gpu-node-2 slot a: GPU 2 has 4 uncorrected ECC errors since the driver loaded"),
+        ("gpu-node-1", {}, XID_79, {}, "gpu-node-1 slot a: GPU 0 reported Xid 79 since boot"),
+        ("gpu-node-2", {"gpus": {"1": {"retirement_pending": True}}}, None, {}, "gpu-node-2 slot a: GPU 1 has pages or rows waiting to be retired"),
+        ("gpu-node-2", {"driver_version": "470.82.01"}, None, {}, "gpu-node-2 slot a: driver 470.82.01 (branch 470), the image needs branch 535 or later"),
+        ("gpu-node-1", {}, None, {"canary_release_admission_disk_gb": 100000}, "GB of disk free, the image and the weights need 100000.0 GB"),
+    ],
+    ids=["low-memory", "ecc", "xid", "retirement", "driver", "disk"],
+)
+def test_a_slot_that_cannot_take_the_candidate_is_refused_in_one_line_before_anything_changes(fleet_on_v10, host, faults, kernel_line, extravars, message):
+    """Issue 14 item 6: admission of each stage host's slot, from the lab nvidia-smi's -q -x and kernel log, before the lock."""
+    before = ledger(), containers(), config_tags()
+    lab_exec(host, "sh", "-c", f"echo '{json.dumps(faults)}' > /etc/liveavatar-sim/faults.json")
+    if kernel_line:
+        lab_exec(host, "sh", "-c", f"echo '{kernel_line}' >> /var/log/liveavatar-sim/kern.log")
+    try:
+        run = run_playbook("rollout.yml", extravars={"version": "v1.1", **extravars})
+    finally:
+        lab_exec(host, "sh", "-c", "rm -f /etc/liveavatar-sim/faults.json && : > /var/log/liveavatar-sim/kern.log")
+    assert run.rc != 0 and f"rollout: {host} slot a: " in run.stdout and message in run.stdout, run.stdout[-3000:]
+    assert "nothing was changed" in run.stdout
+    assert (ledger(), containers(), config_tags()) == before
+    assert lab_exec("registry", "test", "-e", "/var/lib/liveavatar-rollout/rollout.lock", check=False).returncode != 0
+
+
+def test_a_release_whose_rollback_has_no_stable_configuration_tag_is_refused_in_one_line(fleet_on_v10):
+    """Issue 14 item 7: rollback readiness before any traffic moves; here the stable release/ tag is gone."""
+    commit = subprocess.run(["git", "-C", str(CONFIG_REPO), "rev-parse", "release/v1.0^{commit}"], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["git", "-C", str(CONFIG_REPO), "tag", "-d", "release/v1.0"], capture_output=True, check=True)
+    try:
+        before = ledger(), containers(), config_tags()
+        run = run_playbook("rollout.yml", extravars={"version": "v1.1"})
+    finally:
+        subprocess.run(
+            ["git", "-C", str(CONFIG_REPO), "-c", "user.name=t", "-c", "user.email=t@lab.invalid", "tag", "-a", "release/v1.0", "-m", "restored", commit],
+            capture_output=True,
+            check=True,
+        )
+    assert run.rc != 0, run.stdout[-3000:]
+    assert "rollout: rollback is not ready: the configuration repo" in run.stdout and "has no tag release/v1.0" in run.stdout
+    assert "nothing was changed" in run.stdout
+    assert (ledger(), containers(), config_tags()) == before
+
+
 def test_a_second_concurrent_rollout_is_refused(fleet_on_v10):
     holder = json.dumps({"run_id": "other-run", "since": "2026-11-26T00:00:00Z"})
     lab_exec("registry", "sh", "-c", f"mkdir -p /var/lib/liveavatar-rollout && echo '{holder}' > /var/lib/liveavatar-rollout/rollout.lock")

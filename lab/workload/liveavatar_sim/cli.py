@@ -66,6 +66,7 @@ def main(argv=None):
     try:
         spec.validate()
         pool = GPUPool.from_env(count=spec.num_gpus)
+        pool.keep_publishing()
         summary = run_job(spec, version, pool, model.version_profile(version))
     except InputError as exc:
         log.error("%s", exc)

@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 
 GIB = 1024**3
 log = logging.getLogger(__name__)
@@ -117,6 +118,17 @@ class GPUPool:
             }
             for g in self.gpus
         ]
+
+    def keep_publishing(self, interval_s=2.0):
+        """Republish while the process lives: the lab's nvidia-smi counts a state file only while it is fresh, the way a
+        driver frees a dead process's memory (a SIGKILLed container leaves its file behind)."""
+
+        def beat():
+            while True:
+                time.sleep(interval_s)
+                self.publish()
+
+        threading.Thread(target=beat, name="gpu-state-heartbeat", daemon=True).start()
 
     def publish(self):
         if not self.state_file:

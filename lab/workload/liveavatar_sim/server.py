@@ -142,7 +142,10 @@ def build_app():
 def main():
     logs.setup()
     threading.Thread(target=_load, daemon=True).start()
+    pool.keep_publishing()
     uvicorn.run(build_app(), host=os.environ.get("BIND", "0.0.0.0"), port=int(os.environ.get("PORT", "7860")), log_level="warning")  # noqa: S104
+    # A clean stop (docker stop) frees the GPUs at once, as the driver does when the process exits.
+    pool.release_all()
 
 
 if __name__ == "__main__":

@@ -110,3 +110,22 @@ def test_the_module_refuses_in_one_line_and_fails_only_on_what_it_cannot_judge(c
     assert code == 1 and result["msg"].startswith("gpu_admission: gpu-node-3 slot a: nvidia-smi -q -x output is not XML")
     result, code = run_module(gpu_admission.main, dict(args, slot={"name": "a", "gpus": []}, smi_xml=real_fixture(A100)), capsys)
     assert code == 1 and "needs a name and a non-empty list of gpus" in result["msg"]
+
+
+def test_the_module_reads_xid_from_a_kernel_log_file_and_fails_on_one_it_cannot_read(capsys, tmp_path):
+    from ansible_collections.liveavatar.rollout.plugins.modules import gpu_admission
+
+    from helpers import run_module
+
+    kern = tmp_path / "kern.log"
+    kern.write_text("Dec  4 10:00:01 gpu-node-3 kernel: NVRM: Xid (PCI:0000:01:00): 48, pid=77, DBE (double bit error) ECC error\n")
+    args = {"host": "gpu-node-3", "slot": {"name": "a", "gpus": [1]}, "needs_mib": 1000, "smi_xml": real_fixture(A100), "kernel_log_path": str(kern)}
+    result, code = run_module(gpu_admission.main, args, capsys)
+    assert code == 0 and result["passed"] is False
+    assert "gpu-node-3 slot a: GPU 1 reported Xid 48 since boot" in result["refusals"]
+    result, code = run_module(gpu_admission.main, dict(args, kernel_log_path=str(tmp_path / "absent.log")), capsys)
+    assert (
+        code == 1
+        and result["msg"]
+        == f"gpu_admission: gpu-node-3: cannot read the kernel log {tmp_path / 'absent.log'} (No such file or directory): Xid errors cannot be ruled out"
+    )

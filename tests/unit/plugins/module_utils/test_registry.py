@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 
 import pytest
 
@@ -106,3 +108,54 @@ def test_references(reference, ok):
     else:
         with pytest.raises(RegistryError):
             check_reference(reference)
+
+
+CONFIG = b'{"architecture": "amd64", "config": {"Labels": {"io.liveavatar.min-driver-branch": "535"}}}'
+CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()
+IMAGE = json.dumps({"schemaVersion": 2, "mediaType": V2, "config": {"digest": CONFIG_DIGEST}}).encode()
+IMAGE_DIGEST = "sha256:" + hashlib.sha256(IMAGE).hexdigest()
+INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
+
+
+class LabelRegistry(FakeRegistry):
+    """Manifests as FakeRegistry, plus config blobs; an index is served with its own media type."""
+
+    def __init__(self, manifests, blob_status=200):
+        super().__init__()
+        self.manifests, self.blob_status = manifests, blob_status
+
+    def __call__(self, method, url, headers, body):
+        self.calls.append((method, url))
+        if "/blobs/" in url:
+            return (self.blob_status, {}, CONFIG) if url.endswith(CONFIG_DIGEST) and self.blob_status == 200 else (self.blob_status, {}, b"")
+        reference = url.rsplit("/manifests/", 1)[1]
+        if reference not in self.manifests:
+            return 404, {}, b""
+        media_type, body = self.manifests[reference]
+        return 200, {"Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest(), "Content-Type": media_type}, body
+
+
+def test_labels_come_from_the_config_blob_and_an_index_is_followed_to_linux_amd64():
+    index = (
+        '{"manifests": [{"digest": "sha256:' + "0" * 64 + '", "platform": {"os": "linux", "architecture": "arm64"}},'
+        ' {"digest": "' + IMAGE_DIGEST + '", "platform": {"os": "linux", "architecture": "amd64"}}]}'
+    ).encode()
+    fake = LabelRegistry({"v1.1": (V2, IMAGE), "multi": (INDEX_TYPE, index), IMAGE_DIGEST: (V2, IMAGE)})
+    registry = Registry(API, "liveavatar/live-avatar", fake)
+    assert registry.labels("v1.1") == {"io.liveavatar.min-driver-branch": "535"}
+    assert registry.labels("multi") == {"io.liveavatar.min-driver-branch": "535"}
+    assert registry.labels("v9.9") is None
+
+
+@pytest.mark.parametrize(
+    ("manifests", "blob_status", "message"),
+    [
+        ({"v1.1": (V2, b'{"config": {}}')}, 200, "names no sha256 config blob"),
+        ({"v1.1": (V2, b"not json")}, 200, "manifest liveavatar/live-avatar:v1.1 that is not a JSON object"),
+        ({"v1.1": (V2, IMAGE)}, 401, "HTTP 401 to GET liveavatar/live-avatar:" + CONFIG_DIGEST + " (credentials needed or refused)"),
+        ({"v1.1": (INDEX_TYPE, b'{"manifests": []}')}, 200, "has no linux/amd64 image"),
+    ],
+)
+def test_labels_that_cannot_be_read_are_one_line(manifests, blob_status, message):
+    with pytest.raises(RegistryError, match=re.escape(message)):
+        Registry(API, "liveavatar/live-avatar", LabelRegistry(manifests, blob_status)).labels("v1.1")
