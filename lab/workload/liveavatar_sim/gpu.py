@@ -1,7 +1,14 @@
-"""Simulated GPUs: count, capacity and an optional memory cap; allocations beyond it fail like CUDA."""
+"""Simulated GPUs: count, capacity and an optional memory cap; allocations beyond it fail like CUDA.
+
+With SIM_GPU_SHARED the GPUs are the node's, not the container's: an allocation also counts what every other live
+process on the node holds on that GPU (their state files side by side), so two instances on one 80 GB GPU fail the
+way CUDA does.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import json
 import logging
 import os
@@ -10,6 +17,8 @@ import threading
 import time
 
 GIB = 1024**3
+# A live process republishes its state every 2 s (keep_publishing): an older file belongs to a process that is gone.
+STATE_MAX_AGE_S = 10
 log = logging.getLogger(__name__)
 
 
@@ -35,10 +44,11 @@ class SimulatedGPU:
     def used(self):
         return sum(self.allocations.values())
 
-    def allocate(self, tag, nbytes):
+    def allocate(self, tag, nbytes, others=0):
+        """`others`: bytes that other processes on the node hold on this GPU (a physical GPU is shared)."""
         with self._lock:
             nbytes = int(nbytes)
-            free = self.limit - self.used
+            free = min(self.limit - self.used, self.total - self.used - int(others))
             if nbytes > free:
                 raise CudaOutOfMemoryError(
                     f"CUDA out of memory. Tried to allocate {nbytes / GIB:.2f} GiB. GPU {self.index} has a total capacity of "
@@ -67,8 +77,11 @@ def mps_pinned_limits_gb(value):
 class GPUPool:
     """The node's simulated GPUs; their state is published to a JSON file for the lab's nvidia-smi."""
 
-    def __init__(self, count, memory_gb, cap_gb=None, state_file=None, caps_gb=None):
+    def __init__(self, count, memory_gb, cap_gb=None, state_file=None, caps_gb=None, shared=False):
         caps_gb = caps_gb or {}
+        if shared and not state_file:
+            raise ValueError("a node-shared GPU pool needs a state file (SIM_GPU_STATE_FILE) under the node's GPU directory")
+        self.shared = shared
         self.gpus = []
         for i in range(count):
             cap = min(c for c in (cap_gb, caps_gb.get(i)) if c) if (cap_gb or caps_gb.get(i)) else None
@@ -87,13 +100,37 @@ class GPUPool:
             cap_gb=min(caps) if caps else None,
             state_file=os.environ.get("SIM_GPU_STATE_FILE"),
             caps_gb=mps_pinned_limits_gb(os.environ.get("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "")),
+            # Opt-in: the state file's directory's parent is the node's GPU directory, shared by every container.
+            shared=os.environ.get("SIM_GPU_SHARED", "").lower() in ("1", "true", "yes"),
         )
 
     def allocate(self, index, tag, nbytes):
-        try:
-            self.gpus[index].allocate(tag, nbytes)
-        finally:
-            self.publish()
+        if not self.shared:
+            try:
+                self.gpus[index].allocate(tag, nbytes)
+            finally:
+                self.publish()
+            return
+        # The node's GPUs are physical: every process's state is read under one lock per GPU, as the driver would see it.
+        with open(os.path.join(os.path.dirname(os.path.dirname(self.state_file)), f".gpu{index}.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self.gpus[index].allocate(tag, nbytes, others=self.held_by_others(index))
+            finally:
+                self.publish()
+
+    def held_by_others(self, index):
+        """Bytes the node's other live processes hold on GPU `index`: their fresh state files beside this one's."""
+        held = 0
+        for path in glob.glob(os.path.join(os.path.dirname(os.path.dirname(self.state_file)), "*", "gpus.json")):
+            try:
+                if os.path.realpath(path) == os.path.realpath(self.state_file) or time.time() - os.path.getmtime(path) > STATE_MAX_AGE_S:
+                    continue
+                with open(path) as handle:
+                    held += sum(g["memory_used_mib"] for g in json.load(handle)["gpus"] if g["index"] == index) * 2**20
+            except (OSError, ValueError, KeyError):
+                continue
+        return held
 
     def free(self, tag):
         for gpu in self.gpus:

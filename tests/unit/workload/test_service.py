@@ -243,3 +243,21 @@ def test_metrics_expose_latency_gpu_memory_and_error_types():
     for kind in ("oom", "nccl", "decode"):
         assert f'inference_errors_total{{track="canary",type="{kind}",version="v9.9"}} 0.0' in text
     assert 'inference_duration_seconds_count{kind="ping",track="canary",version="v9.9"} 1.0' in text
+
+
+def test_node_shared_gpus_refuse_a_second_instance_the_way_cuda_does_and_free_a_dead_ones_memory(tmp_path):
+    """Issue 14 item 1: with SIM_GPU_SHARED the GPU is the node's; each container's state file sits beside the others'."""
+    stable = GPUPool(2, 80, state_file=str(tmp_path / "stable" / "gpus.json"), shared=True)
+    canary = GPUPool(2, 80, state_file=str(tmp_path / "canary" / "gpus.json"), shared=True)
+    stable.allocate(0, "weights:dit", 50 * GIB)
+    with pytest.raises(CudaOutOfMemoryError, match=r"GPU 0 has a total capacity of 80.00 GiB of which 30.00 GiB is free"):
+        canary.allocate(0, "weights:dit", 40 * GIB)
+    canary.allocate(1, "weights:dit", 40 * GIB)  # another GPU of the node is free
+    stale = time.time() - 60
+    os.utime(tmp_path / "stable" / "gpus.json", (stale, stale))  # the stable process was SIGKILLed: its memory is freed
+    canary.allocate(0, "weights:dit", 40 * GIB)
+    private = [GPUPool(1, 80, state_file=str(tmp_path / name / "gpus.json")) for name in ("x", "y")]
+    for pool in private:
+        pool.allocate(0, "weights:dit", 50 * GIB)  # the old per-container pools: each sees a GPU of its own
+    with pytest.raises(ValueError, match="needs a state file"):
+        GPUPool(1, 80, shared=True)
