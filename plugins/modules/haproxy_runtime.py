@@ -58,6 +58,14 @@ options:
     description: Seconds to wait for drained servers to have no current session.
     type: int
     default: 60
+  drain_overdue:
+    description:
+      - What a drain does with sessions still open after O(drain_timeout) (a job longer than the longest expected one).
+      - C(fail) fails the task naming the servers; C(proceed) returns them in RV(overdue_sessions), so that the caller
+        replaces the instance anyway, as a deadline derived from the longest expected job means.
+    type: str
+    choices: [fail, proceed]
+    default: fail
   wait_healthy:
     description:
       - Seconds to wait, before any change, for every server this call raises above weight 0 to be healthy.
@@ -141,6 +149,11 @@ drained_s:
   returned: always
   type: float
   sample: 0.4
+overdue_sessions:
+  description: Sessions still open per drained server when the drain's deadline passed (O(drain_overdue=proceed)).
+  returned: always
+  type: dict
+  sample: {"gpu-node-3-stable": 1}
 """
 
 import os
@@ -216,6 +229,7 @@ def run(params, check_mode, send=_send):
         hr.check_pool_kept(backend, state, changes)
     commands = hr.ordered_commands(backend, changes)
     result = {"changed": bool(changes), "changes": changes, "commands": commands, "held": held, "kept_serving": kept, "state": state, "drained_s": 0.0}
+    result["overdue_sessions"] = {}
     if check_mode:
         return result
     if commands:
@@ -225,7 +239,8 @@ def run(params, check_mode, send=_send):
     if params["drain"]:
         state, result["drained_s"] = _wait(read, lambda now: not hr.busy_servers(now, params["drain"]), params["drain_timeout"])
         busy = hr.busy_servers(state, params["drain"])
-        if busy:
+        result["overdue_sessions"] = busy
+        if busy and params["drain_overdue"] == "fail":
             left = ", ".join(f"{server} ({count})" for server, count in sorted(busy.items()))
             raise hr.RuntimeApiError(f"servers still have sessions after {params['drain_timeout']} s of draining: {left}")
     result["state"] = state
@@ -243,6 +258,7 @@ def main():
             "held_servers_file": {"type": "path"},
             "drain": {"type": "list", "elements": "str", "default": []},
             "drain_timeout": {"type": "int", "default": 60},
+            "drain_overdue": {"type": "str", "choices": ["fail", "proceed"], "default": "fail"},
             "wait_healthy": {"type": "int", "default": 0},
             "allow_empty_pool": {"type": "bool", "default": False},
             "timeout": {"type": "float", "default": 5.0},

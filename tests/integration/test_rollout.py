@@ -251,6 +251,28 @@ def test_a_release_whose_rollback_has_no_stable_configuration_tag_is_refused_in_
     assert (ledger(), containers(), config_tags()) == before
 
 
+def lb_get(path, cookie=None):
+    request = urllib.request.Request(f"http://127.0.0.1:18080{path}", headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - the lab LB on loopback
+        return reply.headers["X-Served-By"], reply.headers.get("Set-Cookie")
+
+
+def test_a_session_sticks_to_its_server_and_a_server_at_weight_0_keeps_its_sessions(fleet_on_v10):
+    """Issue 14 item 4: the LB's cookie keeps a session on one server (one version); weight 0 drains, never cuts."""
+    served, set_cookie = lb_get("/api/ping")
+    cookie = set_cookie.split(";", 1)[0]
+    assert cookie == f"LIVEAVATAR_SERVER={served}"
+    assert {lb_get("/api/ping", cookie)[0] for _ in range(10)} == {served}
+    other = "gpu-node-4-stable" if served == "gpu-node-3-stable" else "gpu-node-3-stable"
+    socat = f"socat -t 2 stdio unix-connect:{SOCKET}"
+    lab_exec("lb", "sh", "-c", f"echo 'set weight liveavatar/{served} 0' | {socat}")
+    try:
+        assert {lb_get("/api/ping", cookie)[0] for _ in range(10)} == {served}, "a drained server keeps its sessions"
+        assert {lb_get("/api/ping")[0] for _ in range(10)} == {other}, "new sessions go to the servers in rotation"
+    finally:
+        lab_exec("lb", "sh", "-c", f"echo 'set weight liveavatar/{served} 100' | {socat}")
+
+
 def test_a_second_concurrent_rollout_is_refused(fleet_on_v10):
     holder = json.dumps({"run_id": "other-run", "since": "2026-11-26T00:00:00Z"})
     lab_exec("registry", "sh", "-c", f"mkdir -p /var/lib/liveavatar-rollout && echo '{holder}' > /var/lib/liveavatar-rollout/rollout.lock")

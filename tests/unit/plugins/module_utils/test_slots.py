@@ -105,3 +105,14 @@ def test_each_step_counts_slots_serving_stable_candidate_and_none():
     slots = sl.fleet_slots(NODES)
     weights = {"gpu-node-3-a": 5, "gpu-node-3-b": 95, "gpu-node-4-a": 95, "gpu-node-4-b": 0, "gpu-node-5-a": 0}
     assert sl.step_slots(slots, weights, ["gpu-node-3-a"]) == {"stable": 2, "candidate": 1, "none": 2}
+
+
+def test_the_drain_deadline_filter_rounds_up_and_refuses_in_one_line():
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.liveavatar.rollout.plugins.filter.drain_deadline import FilterModule
+
+    deadline = FilterModule().filters()["drain_deadline"]
+    assert deadline(20, 12) == 288 and deadline("10", "1.5", 0) == 15
+    with pytest.raises(AnsibleFilterError, match="drain_deadline: max_clips 0 and clip_time_s 12.0 must be positive"):
+        deadline(0, 12)

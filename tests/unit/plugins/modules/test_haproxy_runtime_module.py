@@ -154,6 +154,19 @@ def test_drain_waits_for_sessions_then_fails_naming_the_busy_server(tmp_path, lb
     assert table["gpu-node-1-stable"]["weight"] == 0
 
 
+def test_a_drain_past_its_deadline_can_proceed_and_names_the_sessions_it_leaves(tmp_path, lb, capsys):
+    """Issue 14 item 4: a deadline derived from the longest expected job; past it the instance is replaced anyway."""
+    table = servers(canary_weight=100, stable_weight=100)
+    table["gpu-node-1-stable"]["scur"] = 2
+    lb(table)
+    result, code = run_module(haproxy_runtime.main, args(tmp_path, drain=["gpu-node-1-stable"], drain_timeout=1, drain_overdue="proceed"), capsys)
+    assert code == 0 and result["changed"] is True
+    assert result["overdue_sessions"] == {"gpu-node-1-stable": 2} and result["drained_s"] >= 1
+    table["gpu-node-1-stable"]["scur"] = 0
+    result, code = run_module(haproxy_runtime.main, args(tmp_path, drain=["gpu-node-1-stable"], drain_timeout=1, drain_overdue="proceed"), capsys)
+    assert code == 0 and result["changed"] is False and result["overdue_sessions"] == {}
+
+
 def test_held_servers_file_keeps_a_rollbacks_switched_servers(tmp_path, lb, capsys):
     lb(servers())
     held = tmp_path / "held"
