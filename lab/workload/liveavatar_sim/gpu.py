@@ -17,8 +17,8 @@ import threading
 import time
 
 GIB = 1024**3
-# A live process republishes its state every 2 s (keep_publishing): an older file belongs to a process that is gone.
-STATE_MAX_AGE_S = 10
+# A live process republishes its state every second (keep_publishing): an older file belongs to a process that is gone.
+STATE_MAX_AGE_S = 4
 log = logging.getLogger(__name__)
 
 
@@ -156,7 +156,7 @@ class GPUPool:
             for g in self.gpus
         ]
 
-    def keep_publishing(self, interval_s=2.0):
+    def keep_publishing(self, interval_s=1.0):
         """Republish while the process lives: the lab's nvidia-smi counts a state file only while it is fresh, the way a
         driver frees a dead process's memory (a SIGKILLed container leaves its file behind)."""
 

@@ -49,7 +49,8 @@ def _load():
         ERRORS.labels(VERSION, TRACK, "oom").inc()
         state["error"] = str(exc)
         log.error("%s while loading the model", exc)
-        # A model that does not fit cannot serve: exit non-zero so the supervisor sees it.
+        # A model that does not fit cannot serve: exit non-zero so the supervisor sees it (the driver frees its memory).
+        pool.release_all()
         logging.shutdown()
         os._exit(4)
     finally:
