@@ -52,6 +52,9 @@ def build(release, now=None):
         "benchmark": benchmarks[-1]["rows"] if benchmarks else [],
         "traffic_steps": _events(release, "traffic_step"),
         "timings": timings,
+        # What a rollback restores as one: image digest, weights manifest, configuration commit, driver branch.
+        "bundle": (_events(release, "bundle") or [None])[-1],
+        "promotion": _events(release, "promoted_node"),
     }
     report.update({key: plan.get(key) for key in _PLAN_KEYS})
     if report["baseline"] is None:

@@ -273,6 +273,21 @@ def test_a_session_sticks_to_its_server_and_a_server_at_weight_0_keeps_its_sessi
         lab_exec("lb", "sh", "-c", f"echo 'set weight liveavatar/{served} 100' | {socat}")
 
 
+def test_a_release_whose_rollback_would_start_on_changed_stable_weights_is_refused_in_one_line(fleet_on_v10):
+    """Issue 14 items 7-8: the stable weights on every serving node match their manifest before any traffic moves."""
+    weights = "/srv/liveavatar/models/v1.0/Wan2.2-S2V-14B/config.json"
+    lab_exec("gpu-node-4", "sh", "-c", f"cp {weights} {weights}.bak && echo tampered >> {weights}")
+    try:
+        before = ledger(), containers(), config_tags()
+        run = run_playbook("rollout.yml", extravars={"version": "v1.1"})
+    finally:
+        lab_exec("gpu-node-4", "mv", f"{weights}.bak", weights)
+    assert run.rc != 0, run.stdout[-3000:]
+    assert "rollout: rollback is not ready: gpu-node-4: v1.0 weights in /srv/liveavatar/models/v1.0 do not match their manifest" in run.stdout
+    assert "Wan2.2-S2V-14B/config.json (size)" in run.stdout and "nothing was changed" in run.stdout
+    assert (ledger(), containers(), config_tags()) == before
+
+
 def test_a_second_concurrent_rollout_is_refused(fleet_on_v10):
     holder = json.dumps({"run_id": "other-run", "since": "2026-11-26T00:00:00Z"})
     lab_exec("registry", "sh", "-c", f"mkdir -p /var/lib/liveavatar-rollout && echo '{holder}' > /var/lib/liveavatar-rollout/rollout.lock")

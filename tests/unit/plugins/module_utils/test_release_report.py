@@ -51,6 +51,17 @@ def test_a_promoted_release_reports_its_plan_steps_timings_and_benchmark():
     assert report["traffic_steps"] == [{"weight": 5, "verdict": "pass"}]
     assert report["timings"] == {"stage1_s": 61.5, "stage3_s": 90.0} and report["benchmark"] == [{"metric": "clip_time_s"}]
     assert report["started"] == "t0" and report["ended"] == "t5" and report["simulated_gpus"] is True
+    assert report["bundle"] is None and report["promotion"] == []
+
+
+def test_the_report_holds_the_release_bundle_and_each_nodes_promotion():
+    led = opened()
+    bundle = {"event": "bundle", "digest": D1, "weights_manifest_sha256": "ab" * 32, "config_commit": "abc", "min_driver_branch": 535}
+    led = lg.record(led, "r1", bundle, "t2")
+    led = lg.record(led, "r1", {"event": "promoted_node", "node": "gpu-node-3", "drained_s": 1.5, "overdue_sessions": {}}, "t3")
+    report = rr.build(lg.find(led, "r1"), now="t4")
+    assert report["bundle"] == {k: v for k, v in bundle.items() if k != "event"}
+    assert report["promotion"] == [{"node": "gpu-node-3", "drained_s": 1.5, "overdue_sessions": {}}]
 
 
 @pytest.mark.parametrize(
