@@ -131,3 +131,36 @@ def step_slots(slots, weights, candidate_servers):
         else:
             counts["stable"] += 1
     return counts
+
+
+MAX_WEIGHT = 256  # HAProxy's largest server weight
+
+
+def step_weights(slots, candidate_servers, share_pct, serving_weight=100):
+    """Per-server weights that give the candidate's slots `share_pct` % of new sessions, and the share they give.
+
+    With k candidate slots and n stable slots the share is k*wc / (k*wc + n*ws). Stable slots keep serving_weight
+    while the candidate's weight fits under HAProxy's 256; past that, stable's weight comes down instead.
+    """
+    share = float(share_pct)
+    if not 0 <= share <= 100:
+        raise SlotError(f"share {share_pct!r} must be in 0-100 %")
+    servers = [s["server"] for s in slots if not s["spare"] or s["server"] in candidate_servers]
+    candidate = [s for s in servers if s in candidate_servers]
+    stable = [s for s in servers if s not in candidate_servers]
+    if not candidate:
+        raise SlotError("no candidate slot to give traffic to")
+    if share == 100 or not stable:
+        wc, ws = serving_weight, 0
+    elif share == 0:
+        wc, ws = 0, serving_weight
+    else:
+        ratio = share / (100 - share)
+        ws = serving_weight
+        wc = ratio * len(stable) * ws / len(candidate)
+        if wc > MAX_WEIGHT:
+            wc, ws = MAX_WEIGHT, max(1, round(len(candidate) * MAX_WEIGHT / (ratio * len(stable))))
+        wc = max(1, round(wc))
+    weights = {**dict.fromkeys(stable, ws), **dict.fromkeys(candidate, wc)}
+    total = len(candidate) * wc + len(stable) * ws
+    return {"weights": weights, "share_pct": round(100 * len(candidate) * wc / total, 2) if total else 0.0}

@@ -116,3 +116,32 @@ def test_the_drain_deadline_filter_rounds_up_and_refuses_in_one_line():
     assert deadline(20, 12) == 288 and deadline("10", "1.5", 0) == 15
     with pytest.raises(AnsibleFilterError, match="drain_deadline: max_clips 0 and clip_time_s 12.0 must be positive"):
         deadline(0, 12)
+
+
+
+@pytest.mark.parametrize(
+    ("candidates", "share", "expected_share", "candidate_weight", "stable_weight"),
+    [
+        (["gpu-node-3-a"], 5, 5.0, 16, 100),  # 1 of 4 slots: 16 / (16 + 300) = 5.06 %, rounded weights
+        (["gpu-node-3-a"], 25, 25.0, 100, 100),
+        (["gpu-node-3-a"], 50, 50.0, 256, 85),  # 300 would exceed HAProxy's 256: stable comes down instead
+        (["gpu-node-3-a", "gpu-node-4-a"], 50, 50.0, 100, 100),
+        (["gpu-node-3-a"], 100, 100.0, 100, 0),
+        (["gpu-node-3-a"], 0, 0.0, 0, 100),
+    ],
+)
+def test_step_weights_give_the_candidate_slots_their_share(candidates, share, expected_share, candidate_weight, stable_weight):
+    fleet = sl.fleet_slots(NODES)
+    got = sl.step_weights(fleet, candidates, share)
+    assert abs(got["share_pct"] - expected_share) < 0.6
+    assert {got["weights"][c] for c in candidates} == {candidate_weight}
+    assert {w for s, w in got["weights"].items() if s not in candidates} == {stable_weight}
+    assert all(0 <= w <= 256 for w in got["weights"].values())
+
+
+def test_step_weights_refuse_what_cannot_be_a_step():
+    fleet = sl.fleet_slots(NODES)
+    with pytest.raises(sl.SlotError, match="share 101 must be in 0-100 %"):
+        sl.step_weights(fleet, ["gpu-node-3-a"], 101)
+    with pytest.raises(sl.SlotError, match="no candidate slot"):
+        sl.step_weights(fleet, [], 5)
