@@ -118,7 +118,6 @@ def test_the_drain_deadline_filter_rounds_up_and_refuses_in_one_line():
         deadline(0, 12)
 
 
-
 @pytest.mark.parametrize(
     ("candidates", "share", "expected_share", "candidate_weight", "stable_weight"),
     [
