@@ -3,6 +3,7 @@ and a bounded load on the LB's loopback port during the whole release."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -166,34 +167,41 @@ def fleet_on_v10(lab, workload_digests):
     return workload_digests
 
 
-@pytest.mark.parametrize(
-    ("extravars", "message"),
-    [
-        ({"version": "1.1"}, "version '1.1' is not vMAJOR.MINOR[.PATCH]"),
-        ({"version": "v1.1; rm -rf /"}, "is not vMAJOR.MINOR[.PATCH]"),
-        ({"version": "v9.9"}, "no image liveavatar/live-avatar:v9.9"),
-        ({"version": "v1.1", "steps": [50, 5]}, "must be integers in 1-100, strictly increasing"),
-        # Issue 13 item 2: each of these passed the Jinja asserts (a search, '$' before a final newline, no end at 100).
-        ({"version": "v1.1\n"}, "version 'v1.1\\n' is not vMAJOR.MINOR[.PATCH]"),
-        ({"version": "v" + "1" * 300 + ".1"}, "is not vMAJOR.MINOR[.PATCH]"),
-        ({"version": "v1.1", "steps": [1]}, "the last step promotes, so it must be 100"),
-        ({"version": "v1.1", "bake_time": "20\n"}, "must be whole seconds"),
-        ({"version": "v1.1", "tolerances": {"clip_time_s": {"tolerance_pct": 1000}}}, "clip_time_s tolerance_pct 1000 must be a number in 0-100"),
-        ({"version": "v1.1", "tolerances": {"psnr_db": {"tolerance_pct": 2, "direction": "lower_is_better"}}}, "direction cannot be set"),
-        ({"version": "v1.1", "tolerances": {"psnr_db": {"tolerance_pct": 2, "optional": True}}}, "optional cannot be set"),
-        # Issue 13 item 9: an unreachable registry was a raw "Status code was -1".
-        ({"version": "v1.1", "rollout_registry_api": "http://127.0.0.1:1"}, "registry http://127.0.0.1:1 unreachable: "),
-        # Issue 13 item 5: stage 3 alone (AWX's traffic node) releases only an image that stages 1-2 validated.
-        ({"version": "v1.1", "stages": "3"}, "has no release validated by stages 1 and 2 in the ledger"),
-        ({"version": "v1.1", "stages": "1,4"}, "must be a subset of 1,2,3"),
-        ({"version": "v1.1", "bake_time": "soon"}, "must be whole seconds"),
-    ],
+# Refusals change nothing, so they run side by side (4 at a time): each is a whole ansible-playbook start-up.
+BAD_INPUTS = (
+    ({"version": "1.1"}, "version '1.1' is not vMAJOR.MINOR[.PATCH]"),
+    ({"version": "v1.1; rm -rf /"}, "is not vMAJOR.MINOR[.PATCH]"),
+    ({"version": "v9.9"}, "no image liveavatar/live-avatar:v9.9"),
+    ({"version": "v1.1", "steps": [50, 5]}, "must be integers in 1-100, strictly increasing"),
+    # Issue 13 item 2: each of these passed the Jinja asserts (a search, '$' before a final newline, no end at 100).
+    ({"version": "v1.1\n"}, "version 'v1.1\\n' is not vMAJOR.MINOR[.PATCH]"),
+    ({"version": "v" + "1" * 300 + ".1"}, "is not vMAJOR.MINOR[.PATCH]"),
+    ({"version": "v1.1", "steps": [1]}, "the last step promotes, so it must be 100"),
+    ({"version": "v1.1", "bake_time": "20\n"}, "must be whole seconds"),
+    ({"version": "v1.1", "tolerances": {"clip_time_s": {"tolerance_pct": 1000}}}, "clip_time_s tolerance_pct 1000 must be a number in 0-100"),
+    ({"version": "v1.1", "tolerances": {"psnr_db": {"tolerance_pct": 2, "direction": "lower_is_better"}}}, "direction cannot be set"),
+    ({"version": "v1.1", "tolerances": {"psnr_db": {"tolerance_pct": 2, "optional": True}}}, "optional cannot be set"),
+    # Issue 13 item 9: an unreachable registry was a raw "Status code was -1".
+    ({"version": "v1.1", "rollout_registry_api": "http://127.0.0.1:1"}, "registry http://127.0.0.1:1 unreachable: "),
+    # Issue 13 item 5: stage 3 alone (AWX's traffic node) releases only an image that stages 1-2 validated.
+    ({"version": "v1.1", "stages": "3"}, "has no release validated by stages 1 and 2 in the ledger"),
+    ({"version": "v1.1", "stages": "1,4"}, "must be a subset of 1,2,3"),
+    ({"version": "v1.1", "bake_time": "soon"}, "must be whole seconds"),
 )
-def test_bad_input_is_refused_in_one_line_and_changes_nothing(fleet_on_v10, extravars, message):
+
+
+def test_bad_input_is_refused_in_one_line_and_changes_nothing(fleet_on_v10):
     before_ledger, before_containers = ledger(), containers()
-    run = run_playbook("rollout.yml", extravars=extravars)
-    assert run.rc != 0 and message in run.stdout
-    assert "nothing was changed" in run.stdout
+
+    def refused(case):
+        extravars, message = case
+        run = run_playbook("rollout.yml", extravars=extravars)
+        ok = run.rc != 0 and message in run.stdout and "nothing was changed" in run.stdout
+        return None if ok else f"{extravars!r}: rc {run.rc}, expected {message!r}: {run.stdout[-1500:]}"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        failures = [f for f in pool.map(refused, BAD_INPUTS) if f]
+    assert not failures, "\n\n".join(failures)
     assert ledger() == before_ledger and containers() == before_containers
 
 

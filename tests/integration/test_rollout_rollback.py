@@ -216,12 +216,12 @@ def test_rollback_killed_during_capacity_step_then_rerun_completes(fleet_on_v11)
         deadline, seen = time.monotonic() + 300, []
         for line in first.stdout:
             seen.append(line)
-            if "Rollback | Run the target image as the stable track" in line or time.monotonic() > deadline:
+            if "rollback_replace_node | Run the target image as the stable track" in line or time.monotonic() > deadline:
                 break
         time.sleep(2)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
-        assert any("Rollback | Drain this node's stable server" in line for line in seen), "".join(seen[-40:])
+        assert any("rollback_replace_node | Drain this node's stable server" in line for line in seen), "".join(seen[-40:])
         run = run_playbook("rollback.yml", extravars={"to_version": "v1.1"})
     finally:
         load.stop.set()
