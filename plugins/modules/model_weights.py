@@ -44,8 +44,13 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reads the manifest and the cache and reports what would be downloaded; nothing is written.
   diff_mode:
     support: full
+    description: The files that do not match the manifest, before and after.
+  idempotent:
+    support: full
+    description: A cache that matches its manifest is left alone.
 author:
   - liveavatar.rollout maintainers (@liveavatar)
 """
