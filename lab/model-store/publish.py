@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Lab only: publish each lab version's weights to the model store directory, with its checksum manifest.
 
 The stand-in service needs no real weights: each version gets small deterministic files in the layout of upstream's

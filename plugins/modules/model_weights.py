@@ -197,10 +197,12 @@ def main():
     if module._diff:
         result["diff"] = {"before": {"stale": [f["path"] for f in todo["fetch"]]}, "after": {"stale": []}}
     if p["state"] == "verified":
+        result["changed"] = False
         if todo["fetch"]:
             wrong = ", ".join(f"{f['path']} ({f['reason']})" for f in todo["fetch"][:5])
-            module.fail_json(msg=f"model_weights: {p['version']} weights in {p['dest']} do not match their manifest: {wrong}", **dict(result, changed=False))
-        module.exit_json(**dict(result, changed=False))
+            result["msg"] = f"model_weights: {p['version']} weights in {p['dest']} do not match their manifest: {wrong}"
+            module.fail_json(**result)
+        module.exit_json(**result)
     if module.check_mode:
         module.exit_json(**result)
     for entry in todo["fetch"]:

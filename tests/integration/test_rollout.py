@@ -283,13 +283,13 @@ def test_a_session_sticks_to_its_server_and_a_server_at_weight_0_keeps_its_sessi
     served, set_cookie = lb_get("/api/ping")
     cookie = set_cookie.split(";", 1)[0]
     assert cookie == f"LIVEAVATAR_SERVER={served}"
-    assert {lb_get("/api/ping", cookie)[0] for _ in range(10)} == {served}
+    assert {lb_get("/api/ping", cookie)[0] for _request in range(10)} == {served}
     other = "gpu-node-4-stable" if served == "gpu-node-3-stable" else "gpu-node-3-stable"
     socat = f"socat -t 2 stdio unix-connect:{SOCKET}"
     lab_exec("lb", "sh", "-c", f"echo 'set weight liveavatar/{served} 0' | {socat}")
     try:
-        assert {lb_get("/api/ping", cookie)[0] for _ in range(10)} == {served}, "a drained server keeps its sessions"
-        assert {lb_get("/api/ping")[0] for _ in range(10)} == {other}, "new sessions go to the servers in rotation"
+        assert {lb_get("/api/ping", cookie)[0] for _request in range(10)} == {served}, "a drained server keeps its sessions"
+        assert {lb_get("/api/ping")[0] for _request in range(10)} == {other}, "new sessions go to the servers in rotation"
     finally:
         lab_exec("lb", "sh", "-c", f"echo 'set weight liveavatar/{served} 100' | {socat}")
 
