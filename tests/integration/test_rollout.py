@@ -256,9 +256,9 @@ def test_a_slot_that_cannot_take_the_candidate_is_refused_in_one_line_before_any
 def test_a_release_whose_rollback_has_no_stable_configuration_tag_is_refused_in_one_line(fleet_on_v10):
     """Issue 14 item 7: rollback readiness before any traffic moves; here the stable release/ tag is gone."""
     commit = subprocess.run(["git", "-C", str(CONFIG_REPO), "rev-parse", "release/v1.0^{commit}"], capture_output=True, text=True, check=True).stdout.strip()
+    before = ledger(), containers(), config_tags()
     subprocess.run(["git", "-C", str(CONFIG_REPO), "tag", "-d", "release/v1.0"], capture_output=True, check=True)
     try:
-        before = ledger(), containers(), config_tags()
         run = run_playbook("rollout.yml", extravars={"version": "v1.1"})
     finally:
         subprocess.run(
