@@ -190,22 +190,22 @@ def main():
         marker = marker.get("files", {}) if marker.get("manifest_sha256") == manifest["manifest_sha256"] else {}
     except (OSError, ValueError, AttributeError):
         marker = {}
-    todo = plan(manifest, _local(p["dest"], manifest, marker))
-    result = {"changed": bool(todo["fetch"]), "manifest_sha256": manifest["manifest_sha256"], "files": len(manifest["files"])}
-    result["fetched"] = [{k: f[k] for k in ("path", "reason", "size")} for f in todo["fetch"]]
+    stale = plan(manifest, _local(p["dest"], manifest, marker))
+    result = {"changed": bool(stale["fetch"]), "manifest_sha256": manifest["manifest_sha256"], "files": len(manifest["files"])}
+    result["fetched"] = [{k: f[k] for k in ("path", "reason", "size")} for f in stale["fetch"]]
     result["bytes_fetched"] = 0
     if module._diff:
-        result["diff"] = {"before": {"stale": [f["path"] for f in todo["fetch"]]}, "after": {"stale": []}}
+        result["diff"] = {"before": {"stale": [f["path"] for f in stale["fetch"]]}, "after": {"stale": []}}
     if p["state"] == "verified":
         result["changed"] = False
-        if todo["fetch"]:
-            wrong = ", ".join(f"{f['path']} ({f['reason']})" for f in todo["fetch"][:5])
+        if stale["fetch"]:
+            wrong = ", ".join(f"{f['path']} ({f['reason']})" for f in stale["fetch"][:5])
             result["msg"] = f"model_weights: {p['version']} weights in {p['dest']} do not match their manifest: {wrong}"
             module.fail_json(**result)
         module.exit_json(**result)
     if module.check_mode:
         module.exit_json(**result)
-    for entry in todo["fetch"]:
+    for entry in stale["fetch"]:
         result["bytes_fetched"] += _fetch(module, entry, p["dest"])
     # The marker is a cache of hashes, not a change: written whenever the cache matches its manifest.
     files = {}
