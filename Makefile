@@ -80,7 +80,7 @@ molecule: venv images
 integration: venv images
 	@# ssh: a GPU node the rollback cannot reach is simulated by an SSH port nobody listens on.
 	@command -v ssh >/dev/null || { [ "$$(id -u)" -ne 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-client >/dev/null; }
-	pytest -q -x tests/integration
+	pytest -q -x --durations=0 tests/integration
 
 test: lint build sanity unit molecule integration
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,31 @@ def test_the_release_path_reaches_the_load_balancer_only_through_haproxy_runtime
     ]
     assert offenders == [], "use liveavatar.rollout.haproxy_runtime"
     assert not (ROOT / "playbooks" / "files" / "lb_runtime.sh").exists()
+
+
+def _tasks(node):
+    """Every task dict in a parsed task file, blocks and handlers included."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _tasks(item)
+    elif isinstance(node, dict):
+        yield node
+        for key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers"):
+            yield from _tasks(node.get(key))
+
+
+def test_no_registered_result_read_for_failures_was_made_unable_to_fail():
+    """failed_when: false sets every result's 'failed' to false: a later selectattr('failed') never sees a miss (CI, 2026-12-04)."""
+    import yaml
+
+    offenders = []
+    for path in sorted(p for place in (ROOT / "playbooks", ROOT / "roles") for p in place.rglob("*.yml")):
+        text = path.read_text()
+        for task in _tasks(yaml.safe_load(text)):
+            name = task.get("register")
+            if name and task.get("failed_when") is False and re.search(rf"{re.escape(name)}\b[^\n]*selectattr\('failed'", text):
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == [], "register with ignore_errors: true where a later task reads which results failed"
 
 
 def test_the_lab_reset_refuses_a_real_fleets_inventory_before_it_touches_a_host():
