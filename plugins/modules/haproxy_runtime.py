@@ -157,27 +157,12 @@ overdue_sessions:
 """
 
 import os
-import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import haproxy_runtime as hr
-
-
-def _send(path, line, timeout):
-    """One command line on a fresh connection (HAProxy's non-interactive mode), the whole reply read to EOF."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(timeout)
-            conn.connect(path)
-            conn.sendall(line.encode() + b"\n")
-            chunks = []
-            while chunk := conn.recv(65536):
-                chunks.append(chunk)
-    except OSError as exc:
-        raise hr.RuntimeApiError(f"cannot talk to the runtime API ({exc.strerror or exc})") from exc
-    return b"".join(chunks).decode(errors="replace")
+from ansible_collections.liveavatar.rollout.plugins.module_utils.haproxy_socket import send as _send
 
 
 def _read_held(path):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.liveavatar.rollout.plugins.module_utils.haproxy_log import parse_line as parse_httplog_line
 from ansible_collections.liveavatar.rollout.plugins.module_utils.logs import parse_line, parse_line_positional, shipper_patterns
 
 from lab_lb import SOCKET, registry_digest
@@ -292,6 +293,19 @@ def test_a_session_sticks_to_its_server_and_a_server_at_weight_0_keeps_its_sessi
         assert {lb_get("/api/ping")[0] for _request in range(10)} == {other}, "new sessions go to the servers in rotation"
     finally:
         lab_exec("lb", "sh", "-c", f"echo 'set weight liveavatar/{served} 100' | {socat}")
+
+
+def test_the_lbs_request_ring_streams_each_request_once_for_the_canary_judge(fleet_on_v10):
+    """Issue 16 item 1 (groundwork for canary_step): `show events <ring> -w -n` gives every new request as one httplog line."""
+    # stdin stays open: HAProxy ends a streaming command when the client shuts its side down.
+    stream = f"(echo 'show events liveavatar_requests -w -n'; sleep 10) | timeout 8 socat stdio unix-connect:{SOCKET}; true"
+    watch = subprocess.Popen(["docker", "exec", f"{LAB['lab_name']}-lb", "sh", "-c", stream], stdout=subprocess.PIPE, text=True)
+    time.sleep(2)
+    served = [lb_get("/api/ping")[0] for _request in range(6)]
+    out, _err = watch.communicate(timeout=30)
+    entries = [entry for entry in map(parse_httplog_line, out.splitlines()) if entry]
+    assert [entry["server"] for entry in entries] == served, out
+    assert all(entry["backend"] == "liveavatar" and entry["status"] == 200 and not entry["failed"] for entry in entries), out
 
 
 def test_a_release_whose_rollback_would_start_on_changed_stable_weights_is_refused_in_one_line(fleet_on_v10):
