@@ -197,6 +197,8 @@ def run(params, check_mode, send_line=send, stream=EventStream, clock=time.time)
     hr.plan_weights(state, params["abort_weights"], params["abort_weights_if_healthy"])
     stable, joined, after = cs.step_plan(state, params["weights"], params["candidate_servers"])
     pi = cs.canary_share({server: weight for server, weight in after.items() if state[server]["healthy"]}, set(params["candidate_servers"]))
+    if not 0 < pi < 1:
+        raise cs.StepError(f"the step gives the candidate {pi:.0%} of the pool: a step compares candidate and stable, so 0 % and 100 % are not steps")
     judge = SequentialJudge(alpha=params["alpha"], warmup=params["judge_warmup"], min_requests=params["min_requests"], tolerance_pct=params["tolerance_pct"])
     result = {"changed": bool(changes), "changes": changes, "stable_servers": stable, "joined_servers": joined, "pi": round(pi, 4)}
     if check_mode:

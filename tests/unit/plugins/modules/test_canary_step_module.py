@@ -181,6 +181,8 @@ def test_check_mode_reads_and_plans_without_a_stream_or_a_weight(tmp_path, lb, c
         ({"min_bake_s": 9}, "the bake must satisfy 0 <= min_bake_s (9.0) <= max_bake_s (8.0)"),
         ({"interval_s": 0}, "interval_s (0.0) above 0"),
         ({"weights": {"n3-canary": 0, "n3-stable": 0}}, "no healthy server in rotation"),
+        ({"weights": {"n3-canary": 0}}, "the step gives the candidate 0% of the pool"),
+        ({"weights": {"n3-canary": 100, "n3-stable": 0}}, "the step gives the candidate 100% of the pool"),
     ],
 )
 def test_a_step_that_cannot_run_fails_in_one_line(tmp_path, lb, capsys, extra, message):
