@@ -154,6 +154,14 @@ def check_pool_kept(backend, current, changes):
         raise RuntimeApiError(f"refusing weights that leave backend {backend} with no healthy server in rotation ({plan})")
 
 
+def weights_diff(changes):
+    """Ansible's diff of a weight plan: each changed server's weight before and after."""
+    return {
+        "before": {server: change["before"] for server, change in changes.items()},
+        "after": {server: change["after"] for server, change in changes.items()},
+    }
+
+
 def verify_applied(backend, after, changes):
     """Raise naming the first server whose weight read back is not the one set."""
     for server, change in sorted(changes.items()):

@@ -20,14 +20,6 @@ description:
   - The stream is opened before the weights change, so every request of the step is seen, and no older one.
   - The module needs C(log ring@<ring>) in the LB's configuration (the haproxy_lb role's C(haproxy_lb_request_ring)).
 options:
-  socket:
-    description: Path of the runtime API UNIX socket on the load-balancer host.
-    type: path
-    default: /run/haproxy/admin.sock
-  backend:
-    description: Backend whose servers are weighted and judged.
-    type: str
-    default: liveavatar
   ring:
     description: HAProxy ring the backend's request log is written to.
     type: str
@@ -92,10 +84,6 @@ options:
     description: How much slower the candidate may be without failing.
     type: float
     default: 0
-  timeout:
-    description: Seconds to wait for one reply on the socket.
-    type: float
-    default: 5
 attributes:
   check_mode:
     support: full
@@ -104,10 +92,11 @@ attributes:
     support: full
     description: The step's weights before and after.
 notes:
-  - Run it on the load-balancer host (C(delegate_to)); the socket is local to HAProxy, and the log's accept dates are read
-    on the LB host's clock.
+  - The log's accept dates are read on the LB host's clock, where the module runs.
   - A failure after the step's weights were set (the stream lost) fails the task and leaves them; the caller's abort
     path takes the candidate out.
+extends_documentation_fragment:
+  - liveavatar.rollout.haproxy_socket
 author:
   - liveavatar.rollout maintainers (@liveavatar)
 """
@@ -274,7 +263,7 @@ def main():
             "judge_warmup": {"type": "int", "default": 40},
             "min_requests": {"type": "int", "default": 200},
             "tolerance_pct": {"type": "float", "default": 0},
-            "timeout": {"type": "float", "default": 5},
+            "timeout": {"type": "float", "default": 5.0},
         },
         supports_check_mode=True,
     )
@@ -283,10 +272,7 @@ def main():
     except (hr.RuntimeApiError, cs.StepError, SequentialError) as exc:
         module.fail_json(msg=f"canary_step: {module.params['socket']} backend {module.params['backend']}: {exc}")
     if module._diff:
-        result["diff"] = {
-            "before": {server: change["before"] for server, change in result["changes"].items()},
-            "after": {server: change["after"] for server, change in result["changes"].items()},
-        }
+        result["diff"] = hr.weights_diff(result["changes"])
     module.exit_json(**result)
 
 

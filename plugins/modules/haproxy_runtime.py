@@ -18,14 +18,6 @@ description:
     them has a session in flight.
   - Any socket error, unknown server or unexpected reply fails the task with one line naming the socket and the server.
 options:
-  socket:
-    description: Path of the runtime API UNIX socket on the load-balancer host.
-    type: path
-    default: /run/haproxy/admin.sock
-  backend:
-    description: Backend whose servers are read and changed.
-    type: str
-    default: liveavatar
   weights:
     description: Weight (0-256) per server, applied whatever the server's health.
     type: dict
@@ -76,10 +68,6 @@ options:
     description: Allow a batch that leaves no healthy server in rotation (maintenance of the whole backend).
     type: bool
     default: false
-  timeout:
-    description: Seconds to wait for one reply on the socket.
-    type: float
-    default: 5.0
 attributes:
   check_mode:
     support: full
@@ -90,8 +78,8 @@ attributes:
   idempotent:
     support: full
     description: Servers already at the requested weight are not touched; C(changed) is true only when a weight changed.
-notes:
-  - Run it on the load-balancer host (C(delegate_to)); the socket is local to HAProxy.
+extends_documentation_fragment:
+  - liveavatar.rollout.haproxy_socket
 author:
   - liveavatar.rollout maintainers (@liveavatar)
 """
@@ -255,10 +243,7 @@ def main():
     except hr.RuntimeApiError as exc:
         module.fail_json(msg=f"haproxy_runtime: {module.params['socket']} backend {module.params['backend']}: {exc}")
     if module._diff:
-        result["diff"] = {
-            "before": {server: change["before"] for server, change in result["changes"].items()},
-            "after": {server: change["after"] for server, change in result["changes"].items()},
-        }
+        result["diff"] = hr.weights_diff(result["changes"])
     module.exit_json(**result)
 
 
