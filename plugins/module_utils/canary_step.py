@@ -42,6 +42,12 @@ def canary_share(weights, candidate_servers):
     return sum(weight for server, weight in weights.items() if server in candidate_servers) / total
 
 
+def check_share(pi):
+    """Raise unless the candidate's share is strictly between 0 and 1: at 0 % or 100 % there is nothing to compare."""
+    if not 0 < pi < 1:
+        raise StepError(f"the step gives the candidate {pi:.0%} of the pool: a step compares candidate and stable, so 0 % and 100 % are not steps")
+
+
 def _quantile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
@@ -56,8 +62,7 @@ class StepWatch:
             raise StepError(f"servers {', '.join(sorted(overlap))} are named both candidate and stable")
         if not candidate_servers or not stable_servers:
             raise StepError("a step compares at least one candidate server with at least one stable server")
-        if not 0 < pi < 1:
-            raise StepError(f"the candidate's share {pi!r} must be strictly between 0 and 1: at 0 % or 100 % there is nothing to compare")
+        check_share(pi)
         check_bake(min_bake_s, max_bake_s, warmup_s)
         self.backend, self.started_at, self.pi = backend, started_at, pi
         self.candidate, self.stable = set(candidate_servers), set(stable_servers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import time
 
+from ansible_collections.liveavatar.rollout.plugins.module_utils import haproxy_runtime as hr
 from ansible_collections.liveavatar.rollout.plugins.module_utils.haproxy_runtime import RuntimeApiError, check_name
 
 
@@ -38,6 +39,20 @@ def send(path, line, timeout):
     except OSError as exc:
         raise RuntimeApiError(f"cannot talk to the runtime API ({exc.strerror or exc})") from exc
     return b"".join(chunks).decode(errors="replace")
+
+
+def apply_weights(path, timeout, backend, changes, send_line=send):
+    """Weight changes as one batch, lowered weights first; the reply checked, the backend read back and verified.
+
+    Returns the backend's state after the batch, or None when there was nothing to change.
+    """
+    commands = hr.ordered_commands(backend, changes)
+    if not commands:
+        return None
+    hr.check_set_reply(send_line(path, ";".join(commands), timeout), commands)
+    state = hr.parse_show_stat(send_line(path, "show stat", timeout), backend)
+    hr.verify_applied(backend, state, changes)
+    return state
 
 
 class EventStream:

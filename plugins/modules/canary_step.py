@@ -160,16 +160,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import canary_step as cs
 from ansible_collections.liveavatar.rollout.plugins.module_utils import haproxy_runtime as hr
-from ansible_collections.liveavatar.rollout.plugins.module_utils.haproxy_socket import EventStream, send
+from ansible_collections.liveavatar.rollout.plugins.module_utils.haproxy_socket import EventStream, apply_weights, send
 from ansible_collections.liveavatar.rollout.plugins.module_utils.sequential import SequentialError, SequentialJudge
-
-
-def _apply(send_line, path, timeout, backend, changes):
-    """One batch of set-weight commands, raises first, read back and checked."""
-    commands = hr.ordered_commands(backend, changes)
-    if commands:
-        hr.check_set_reply(send_line(path, ";".join(commands), timeout), commands)
-        hr.verify_applied(backend, hr.parse_show_stat(send_line(path, "show stat", timeout), backend), changes)
 
 
 def run(params, check_mode, send_line=send, stream=EventStream, clock=time.time):
@@ -186,15 +178,14 @@ def run(params, check_mode, send_line=send, stream=EventStream, clock=time.time)
     hr.plan_weights(state, params["abort_weights"], params["abort_weights_if_healthy"])
     stable, joined, after = cs.step_plan(state, params["weights"], params["candidate_servers"])
     pi = cs.canary_share({server: weight for server, weight in after.items() if state[server]["healthy"]}, set(params["candidate_servers"]))
-    if not 0 < pi < 1:
-        raise cs.StepError(f"the step gives the candidate {pi:.0%} of the pool: a step compares candidate and stable, so 0 % and 100 % are not steps")
+    cs.check_share(pi)
     judge = SequentialJudge(alpha=params["alpha"], warmup=params["judge_warmup"], min_requests=params["min_requests"], tolerance_pct=params["tolerance_pct"])
     result = {"changed": bool(changes), "changes": changes, "stable_servers": stable, "joined_servers": joined, "pi": round(pi, 4)}
     if check_mode:
         return result
     events = stream(path, params["ring"], timeout, clock=clock)
     try:
-        _apply(send_line, path, timeout, backend, changes)
+        apply_weights(path, timeout, backend, changes, send_line)
         started = clock()
         watch = cs.StepWatch(
             backend, params["candidate_servers"], stable, started, pi, params["min_bake_s"], params["max_bake_s"], params["warmup_s"], joined, judge
@@ -220,7 +211,7 @@ def run(params, check_mode, send_line=send, stream=EventStream, clock=time.time)
         now = hr.parse_show_stat(send_line(path, "show stat", timeout), backend)
         abort_changes = hr.plan_weights(now, params["abort_weights"], params["abort_weights_if_healthy"])
         hr.check_pool_kept(backend, now, abort_changes)
-        _apply(send_line, path, timeout, backend, abort_changes)
+        apply_weights(path, timeout, backend, abort_changes, send_line)
         acted = clock()
     evidence = watch.evidence()
     first = evidence["first_candidate_at"]

@@ -150,6 +150,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import haproxy_runtime as hr
+from ansible_collections.liveavatar.rollout.plugins.module_utils.haproxy_socket import apply_weights
 from ansible_collections.liveavatar.rollout.plugins.module_utils.haproxy_socket import send as _send
 
 
@@ -205,10 +206,7 @@ def run(params, check_mode, send=_send):
     result["overdue_sessions"] = {}
     if check_mode:
         return result
-    if commands:
-        hr.check_set_reply(send(path, ";".join(commands), timeout), commands)
-        state = read()
-        hr.verify_applied(backend, state, changes)
+    state = apply_weights(path, timeout, backend, changes, send) or state
     if params["drain"]:
         state, result["drained_s"] = _wait(read, lambda now: not hr.busy_servers(now, params["drain"]), params["drain_timeout"])
         busy = hr.busy_servers(state, params["drain"])

@@ -485,11 +485,10 @@ def received_alerts():
 
 
 def test_v12_with_loosened_stage_gates_is_caught_by_the_canary_judge(fleet_on_v10):
-    # 128 px pings make v1.2's regression 3-4x (32 px: ~1.5x), over the lab's 2x CanaryLatencyAboveStable; 30 s lets it fire.
+    # v1.2's pings take ~3x v1.1's (its extra passes on the simulated GPU), over the lab's 2x CanaryLatencyAboveStable; 30 s lets it fire.
     loosened = {
         "version": "v1.2",
         "bake_time": 30,
-        "rollout_synthetic_ping_size": 128,
         "rollout_min_ssim": 0.0,
         "tolerances": {name: {"tolerance_pct": 1000} for name in ("clip_time_s", "vram_peak_gb", "nccl_latency_us")} | {"psnr_db": {"tolerance_pct": 99}},
         # Loosening past the policy takes raising the inventory's ceiling (an AWX survey cannot pass it).

@@ -9,17 +9,17 @@ import tempfile
 import threading
 import time
 
-import numpy as np
 import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import logs, model, render
+from . import logs, model
 from .gpu import CudaOutOfMemoryError, GPUPool
 from .job import JobSpec, run_job
 from .media import InputError
 from .metrics import CLIPS, ERRORS, INFERENCE_SECONDS, LOAD_SECONDS, READY, export_gpus, register_labels
+from .ping import ping as ping_on_simulated_gpu
 
 log = logging.getLogger("server")
 VERSION = os.environ.get("LIVEAVATAR_VERSION", "v1.0")
@@ -55,12 +55,6 @@ def _load():
         os._exit(4)
     finally:
         _export_gpus()
-
-
-def _ping_frame(size):
-    height = max(8, size * 9 // 16)
-    reference = np.full((height, size, 3), 128, dtype=np.float32)
-    return render.render_clip(reference, np.array([0.5]), 0, 1, int(os.environ.get("SAMPLE_STEPS", "4")), 7, PROFILE)
 
 
 def generate(image, audio, prompt, size, sample_steps, infer_frames):
@@ -117,7 +111,7 @@ def build_app():
         if not state["ready"]:
             return JSONResponse({"status": "loading"}, status_code=503)
         started = time.monotonic()
-        frame = _ping_frame(max(8, min(size, 256)))
+        frame = ping_on_simulated_gpu(size, int(os.environ.get("SAMPLE_STEPS", "4")), PROFILE)
         elapsed = time.monotonic() - started
         INFERENCE_SECONDS.labels(VERSION, TRACK, "ping").observe(elapsed)
         return Response(

@@ -261,3 +261,22 @@ def test_node_shared_gpus_refuse_a_second_instance_the_way_cuda_does_and_free_a_
         pool.allocate(0, "weights:dit", 50 * GIB)  # the old per-container pools: each sees a GPU of its own
     with pytest.raises(ValueError, match="needs a state file"):
         GPUPool(1, 80, shared=True)
+
+
+@pytest.mark.parametrize(("version", "passes"), [("v1.0", 4), ("v1.1", 4), ("v1.2", 12)])
+def test_a_ping_waits_its_versions_passes_on_the_simulated_gpu(version, passes):
+    from liveavatar_sim import ping
+
+    waited = []
+    frame = ping.ping(32, 4, model.version_profile(version), gpu_ms_per_pass=5, sleep=waited.append)
+    assert ping.gpu_passes(4, model.version_profile(version)) == passes
+    assert waited == [pytest.approx(passes * 0.005)]
+    assert frame.shape == (1, 18, 32, 3) and frame.dtype == np.uint8
+
+
+def test_a_ping_renders_the_same_frame_on_every_version_path_but_v12s_lossy_one():
+    from liveavatar_sim import ping
+
+    frames = {version: ping.frame(500, 2, model.version_profile(version)) for version in ("v1.0", "v1.1", "v1.2")}
+    assert frames["v1.0"].shape == (1, 144, 256, 3), "a width over 256 is clamped"
+    assert np.array_equal(frames["v1.0"], frames["v1.1"]) and not np.array_equal(frames["v1.0"], frames["v1.2"])

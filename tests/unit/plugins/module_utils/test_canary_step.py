@@ -86,7 +86,7 @@ def test_the_step_plan_names_control_servers_and_the_ones_joining_cold():
     [
         ({"stable_servers": ["n3-canary"]}, "named both candidate and stable"),
         ({"stable_servers": []}, "at least one stable server"),
-        ({"pi": 1.0}, "strictly between 0 and 1"),
+        ({"pi": 1.0}, "so 0 % and 100 % are not steps"),
         ({"min_bake_s": 90}, "min_bake_s"),
     ],
 )
