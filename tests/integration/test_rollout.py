@@ -547,6 +547,30 @@ def test_v12_past_a_loosened_request_judge_fires_the_latency_alert_and_fails_at_
     assert_candidate_gone_and_stable_serving(stable)
 
 
+def test_a_step_with_too_little_traffic_ends_inconclusive_and_never_promotes(fleet_on_v10):
+    """Issue 16 item 5: at 2 req/s a 1 % canary gets about one request in 20 s, too few to judge either way."""
+    stable = ledger()["stable"]
+    thin = {
+        "version": "v1.2",
+        "stages": "3",
+        "steps": "1,100",
+        "bake_time": 10,
+        "rollout_synthetic_rate": 2,
+        "canary_release_judge_deadline_factor": 2,
+        "canary_release_judge_warmup_requests": 10,
+        "rollout_require_validated": False,
+    }
+    run = run_playbook("rollout.yml", extravars=thin)
+    assert run.rc != 0
+    assert "rollout aborted at stage3 step 1% gate canary_judge: inconclusive:" in run.stdout, run.stdout[-3000:]
+    report = latest_report("v1.2")
+    step = report["traffic_steps"][0]
+    assert len(report["traffic_steps"]) == 1 and step["verdict"] == "inconclusive" and report["outcome"] == "aborted", step
+    assert step["timings"]["decided_at"] - step["timings"]["started_at"] >= 20 and step["abort_changes"], step
+    assert_candidate_gone_and_stable_serving(stable["version"])
+    assert ledger()["stable"] == stable
+
+
 class WeightWatch:
     """HAProxy's weights and health read inside the LB container every 50 ms (bounded in count and time)."""
 
