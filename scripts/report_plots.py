@@ -24,8 +24,12 @@ def plot(report_dir):
             values = [v * 1000 for v in series.get(track) or []]
             ax.plot(range(len(values)), values, style, markersize=3, label=f"{track} ({len(values)} points)")
         ax.set_title(f"{report['version']} vs {report['baseline']['version']}: step {step['weight']}% - {step['verdict']}")
-        ax.set_xlabel("Prometheus sample (2 s apart)")
-        ax.set_ylabel("mean request latency (ms)")
+        if step.get("judge") == "requests":
+            ax.set_xlabel("look (every 2 s)")
+            ax.set_ylabel("median latency at the LB since the last look (ms)")
+        else:
+            ax.set_xlabel("Prometheus sample (2 s apart)")
+            ax.set_ylabel("mean request latency (ms)")
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
         path = Path(report_dir) / f"latency_step_{step['weight']:03d}.png"

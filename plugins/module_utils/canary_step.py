@@ -75,6 +75,7 @@ class StepWatch:
         self.latencies = {"candidate": [], "stable": []}
         self.first_candidate_at = None
         self.verdict = None
+        self._looked = {"candidate": 0, "stable": 0}
 
     def add_line(self, line):
         """One log line; lines that are not this backend's requests after the step's start are counted and left out."""
@@ -124,6 +125,15 @@ class StepWatch:
             verdict = "inconclusive"
         self.verdict = dict(judged, verdict=verdict, reason=reason, elapsed_s=round(elapsed, 3))
         return self.verdict
+
+    def look_medians(self):
+        """Each track's median latency over the requests judged since the previous call (None where there was none)."""
+        medians = {}
+        for track, values in self.latencies.items():
+            fresh = values[self._looked[track] :]
+            self._looked[track] = len(values)
+            medians[track] = _quantile(fresh, 0.5) if fresh else None
+        return medians
 
     def extend(self, max_bake_s):
         """Move the deadline later (policy 'extend'); the evidence so far is kept, the judge's validity with it."""

@@ -134,10 +134,15 @@ evidence:
   returned: success
   type: dict
 looks:
-  description: Every look (seconds into the step, verdict, requests per side so far).
+  description: Every look (seconds into the step, verdict, requests per side so far, each track's median since the last look).
   returned: success
   type: list
   elements: dict
+series:
+  description: Each track's median latency (s) per look that saw its requests, for the report's plot.
+  returned: success
+  type: dict
+  sample: {candidate: [0.064, 0.065], stable: [0.022, 0.021]}
 changes:
   description: The step's weight changes, {server {before, after}}.
   returned: always
@@ -196,7 +201,7 @@ def run(params, check_mode, send_line=send, stream=EventStream, clock=time.time)
             for line in events.read_until(look_at):
                 watch.add_line(line)
             verdict = watch.decide(clock())
-            looks.append({"at_s": verdict["elapsed_s"], "verdict": verdict["verdict"], "counts": verdict["counts"]})
+            looks.append({"at_s": verdict["elapsed_s"], "verdict": verdict["verdict"], "counts": verdict["counts"], "p50_s": watch.look_medians()})
             if verdict["verdict"] == "inconclusive" and policy == "extend" and not extended:
                 watch.extend(params["extend_to_s"])
                 extended = True
@@ -222,6 +227,7 @@ def run(params, check_mode, send_line=send, stream=EventStream, clock=time.time)
         reason=verdict["reason"] + (" (extended once)" if extended else ""),
         evidence=dict(evidence, judge={k: verdict[k] for k in ("log10_e_values", "log10_threshold", "counts")}),
         looks=looks,
+        series={track: [look["p50_s"][track] for look in looks if look["p50_s"][track] is not None] for track in ("candidate", "stable")},
         abort_changes=abort_changes,
         timings={
             "started_at": started,

@@ -354,7 +354,7 @@ def test_a_rollback_during_a_rollout_fences_it_and_the_rollout_stops_without_tou
         deadline, seen = time.monotonic() + 400, []
         for line in rollout.stdout:
             seen.append(line)
-            if "Bake under the lab's bounded synthetic load (5%)" in line or time.monotonic() > deadline:
+            if "Watch every request of the step (5%)" in line or time.monotonic() > deadline:
                 break
         assert any("(5%)" in line for line in seen), "".join(seen[-40:])
         rollback = run_playbook("rollback.yml")
@@ -406,11 +406,17 @@ def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10, tmp
     assert [s["weight"] for s in report["traffic_steps"]] == [5, 25, 50, 100]
     for step in report["traffic_steps"]:
         assert abs(step["observed_canary_share_pct"] - step["weight"]) <= 3, step
-    # At 100% stable has no traffic: its baseline is its own window of the 50% step.
-    offsets = [s["baseline_offset"] for s in report["traffic_steps"]]
-    assert offsets[:3] == ["", "", ""] and offsets[3] == f"offset {report['traffic_steps'][3]['started'] - report['traffic_steps'][2]['started']}s"
-    # That control is from another time at half the load: its latency tolerance is the wider one.
-    assert [s["latency_tolerance_pct"] for s in report["traffic_steps"]] == [50.0, 50.0, 50.0, 75.0]
+    # Below 100 % each step was watched request by request and passed after its bake on enough requests per side.
+    for step in report["traffic_steps"][:3]:
+        assert step["judge"] == "requests" and step["verdict"] == "pass", step
+        assert step["evidence"]["latency"]["candidate"]["requests"] >= 12 and step["evidence"]["latency"]["stable"]["requests"] >= 12, step
+        assert step["timings"]["decided_at"] - step["timings"]["started_at"] >= 20 and not step["abort_changes"], step
+    # At 100% stable has no traffic: the Prometheus judge's baseline is stable's own window of the 50% step, and a
+    # control from another time at half the load gets the wider latency tolerance.
+    whole = report["traffic_steps"][3]
+    assert whole["judge"] == "prometheus" and whole["verdict"] == "pass"
+    assert whole["baseline_offset"] == f"offset {whole['started'] - report['traffic_steps'][2]['started']}s"
+    assert whole["latency_tolerance_pct"] == 75.0
     assert Path(ROOT / "reports").glob("v1.1-*/report.md")
 
 
@@ -484,35 +490,85 @@ def received_alerts():
     return [(call["path"], alert) for call in map(json.loads, out.splitlines()) for alert in call["payload"].get("alerts", [])]
 
 
-def test_v12_with_loosened_stage_gates_is_caught_by_the_canary_judge(fleet_on_v10):
-    # v1.2's pings take ~3x v1.1's (its extra passes on the simulated GPU), over the lab's 2x CanaryLatencyAboveStable; 30 s lets it fire.
-    loosened = {
-        "version": "v1.2",
-        "bake_time": 30,
-        "rollout_min_ssim": 0.0,
-        "tolerances": {name: {"tolerance_pct": 1000} for name in ("clip_time_s", "vram_peak_gb", "nccl_latency_us")} | {"psnr_db": {"tolerance_pct": 99}},
-        # Loosening past the policy takes raising the inventory's ceiling (an AWX survey cannot pass it).
-        "rollout_tolerance_ceiling_pct": {"lower_is_better": 1000, "higher_is_better": 99},
-    }
+LOOSENED_STAGE_GATES = {
+    "version": "v1.2",
+    "rollout_min_ssim": 0.0,
+    "tolerances": {name: {"tolerance_pct": 1000} for name in ("clip_time_s", "vram_peak_gb", "nccl_latency_us")} | {"psnr_db": {"tolerance_pct": 99}},
+    # Loosening past the policy takes raising the inventory's ceiling (an AWX survey cannot pass it).
+    "rollout_tolerance_ceiling_pct": {"lower_is_better": 1000, "higher_is_better": 99},
+}
+
+
+def assert_candidate_gone_and_stable_serving(stable):
+    assert served_versions() == {stable: 20}
+    assert ledger()["stable"]["version"] == stable
+    for node in ("gpu-node-3", "gpu-node-4"):
+        assert "liveavatar-canary" not in containers()[node]
+
+
+def test_v12_with_loosened_stage_gates_is_caught_early_by_the_request_judge(fleet_on_v10):
+    """Issue 16: v1.2's pings take ~3x v1.1's; the 5 % step fails on the requests as they arrive, long before its
+    bake ends, and the candidate's traffic is off inside the same module call."""
     stable = ledger()["stable"]["version"]
+    run = run_playbook("rollout.yml", extravars=LOOSENED_STAGE_GATES | {"bake_time": 30})
+    assert run.rc != 0
+    assert "rollout aborted at stage3 step 5% gate canary_judge: fail: canary worse than stable on" in run.stdout
+    report = latest_report("v1.2")
+    step = report["traffic_steps"][0]
+    assert len(report["traffic_steps"]) == 1 and step["judge"] == "requests" and step["verdict"] == "fail", step
+    timings = step["timings"]
+    assert timings["decided_at"] - timings["started_at"] < 30, "decided before the bake ended"
+    assert timings["verdict_to_weights_s"] < 1 and step["abort_changes"], step
+    assert all(change["after"] == 0 for server, change in step["abort_changes"].items() if server.endswith("-canary")), step
+    assert step["evidence"]["latency"]["candidate"]["p50_s"] > 2 * step["evidence"]["latency"]["stable"]["p50_s"], step
+    assert_candidate_gone_and_stable_serving(stable)
+
+
+def test_v12_past_a_loosened_request_judge_fires_the_latency_alert_and_fails_at_100(fleet_on_v10):
+    """The Prometheus side: with the request judge loosened, v1.2 serves 5 % for 30 s; CanaryLatencyAboveStable
+    (canary over 2x stable for 10 s) fires with the version and reaches WeCom; the 100 % step's judge fails it."""
+    stable = ledger()["stable"]["version"]
+    loosened = LOOSENED_STAGE_GATES | {"bake_time": 30, "steps": "5,100", "canary_release_judge_tolerance_pct": 1000}
     run = run_playbook("rollout.yml", extravars=loosened)
     assert run.rc != 0
-    assert "rollout aborted at stage3 step 5% gate canary_judge" in run.stdout
+    assert "rollout aborted at stage3 step 100% gate canary_judge" in run.stdout
     report = latest_report("v1.2")
-    assert report["traffic_steps"][0]["verdict"] == "fail" and len(report["traffic_steps"]) == 1
-    # The rule fired in Prometheus with the canary's version, the judge saw it, and Alertmanager delivered it.
-    fired = [a for a in report["traffic_steps"][0]["firing_alerts"] if a["alertname"] == "CanaryLatencyAboveStable"]
-    assert fired and fired[0]["version"] == "v1.2" and fired[0]["severity"] == "critical", report["traffic_steps"][0]
-    assert "critical alert firing: CanaryLatencyAboveStable" in report["traffic_steps"][0]["reason"]
+    first, whole = report["traffic_steps"]
+    assert first["judge"] == "requests" and first["verdict"] == "pass", first
+    fired = [a for a in first["firing_alerts"] if a["alertname"] == "CanaryLatencyAboveStable"]
+    assert fired and fired[0]["version"] == "v1.2" and fired[0]["severity"] == "critical", first
+    # At 100 % the candidate's latency is judged against stable's window of the 5 % step.
+    assert whole["judge"] == "prometheus" and whole["verdict"] == "fail" and "mean request latency: regressed" in whole["reason"], whole
     deadline = time.monotonic() + 60
     while not (delivered := [p for p, a in received_alerts() if a["labels"]["alertname"] == "CanaryLatencyAboveStable" and a["labels"]["version"] == "v1.2"]):
         assert time.monotonic() < deadline, "CanaryLatencyAboveStable never reached the lab's receiver"
         time.sleep(2)
     assert delivered[0] == "/wecom/critical"
-    assert served_versions() == {stable: 20}
-    assert ledger()["stable"]["version"] == stable
-    for node in ("gpu-node-3", "gpu-node-4"):
-        assert "liveavatar-canary" not in containers()[node]
+    assert_candidate_gone_and_stable_serving(stable)
+
+
+def test_a_step_with_too_little_traffic_ends_inconclusive_and_never_promotes(fleet_on_v10):
+    """Issue 16 item 5: at 2 req/s a 1 % canary gets about one request in 20 s, too few to judge either way."""
+    stable = ledger()["stable"]
+    thin = {
+        "version": "v1.2",
+        "stages": "3",
+        "steps": "1,100",
+        "bake_time": 10,
+        "rollout_synthetic_rate": 2,
+        "canary_release_judge_deadline_factor": 2,
+        "canary_release_judge_warmup_requests": 10,
+        "rollout_require_validated": False,
+    }
+    run = run_playbook("rollout.yml", extravars=thin)
+    assert run.rc != 0
+    assert "rollout aborted at stage3 step 1% gate canary_judge: inconclusive:" in run.stdout, run.stdout[-3000:]
+    report = latest_report("v1.2")
+    step = report["traffic_steps"][0]
+    assert len(report["traffic_steps"]) == 1 and step["verdict"] == "inconclusive" and report["outcome"] == "aborted", step
+    assert step["timings"]["decided_at"] - step["timings"]["started_at"] >= 20 and step["abort_changes"], step
+    assert_candidate_gone_and_stable_serving(stable["version"])
+    assert ledger()["stable"] == stable
 
 
 class WeightWatch:

@@ -168,3 +168,13 @@ def test_an_unknown_inconclusive_policy_is_refused():
     assert cs.check_policy("extend") == "extend"
     with pytest.raises(cs.StepError, match="must be one of abort, pause, extend"):
         cs.check_policy("promote")
+
+
+def test_each_look_reports_each_tracks_median_since_the_previous_look():
+    step = watch()
+    assert step.look_medians() == {"candidate": None, "stable": None}
+    for i, (server, ms) in enumerate((("n3-canary", 30), ("n3-stable", 10), ("n3-canary", 50), ("n3-stable", 12), ("n3-stable", 14))):
+        step.add_line(line(T0 + 3 + i, server, ms))
+    assert step.look_medians() == {"candidate": 0.05, "stable": 0.012}
+    step.add_line(line(T0 + 9, "n3-stable", 40))
+    assert step.look_medians() == {"candidate": None, "stable": 0.04}, "only the requests since the previous look"
