@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 
-GATES = ("cli_clips", "boundary_vram", "web_flow", "multi_gpu_script", "gpu_memory_peak")
+GATES = ("cli_clips", "boundary_vram", "web_flow", "multi_gpu_script", "gpu_memory_peak", "critical_alerts")
 
 
 class StageGateError(ValueError):
@@ -145,6 +145,26 @@ def gpu_memory_peak(candidate_mib, limit_mib, baseline_mib=None):
     return _result(max(peaks) <= limit, reason, peaks, limit, base or None, checks)
 
 
+def critical_alerts(alerts):
+    """No alert of severity critical is firing: a step the request judge passed still stops on one (an Xid, an OOM).
+
+    alerts: Prometheus C(/api/v1/alerts) items ({labels, state}) or their label dicts alone (taken as firing).
+    """
+    if not isinstance(alerts, list):
+        raise StageGateError(f"alerts {alerts!r} is not a list")
+    firing = []
+    for alert in alerts:
+        if not isinstance(alert, dict):
+            raise StageGateError(f"alert {alert!r} is not a mapping")
+        labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else alert
+        if alert.get("state", "firing") == "firing" and labels.get("severity") == "critical":
+            firing.append(labels)
+    names = [f"{a.get('alertname', '?')}" + (f" ({a['version']})" if a.get("version") else "") for a in firing]
+    checks = [_check(name, False, "firing, severity critical") for name in names]
+    reason = f"critical alert firing: {', '.join(sorted(set(names)))}" if firing else f"no critical alert firing ({len(alerts)} alert(s) read)"
+    return _result(not firing, reason, len(firing), 0, None, checks)
+
+
 def judge(gate, **inputs):
     """Dispatch by gate name; unknown names and missing inputs raise StageGateError."""
     table = {
@@ -153,6 +173,7 @@ def judge(gate, **inputs):
         "web_flow": (web_flow, ("run",), ()),
         "multi_gpu_script": (multi_gpu_script, ("runs",), ()),
         "gpu_memory_peak": (gpu_memory_peak, ("candidate_mib", "limit_mib"), ("baseline_mib",)),
+        "critical_alerts": (critical_alerts, ("alerts",), ()),
     }
     if gate not in table:
         raise StageGateError(f"gate {gate!r} is not one of {', '.join(GATES)}")

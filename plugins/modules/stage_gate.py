@@ -16,12 +16,13 @@ description:
   - O(gate=web_flow) passes when the web check exited 0 and printed C(passed=true).
   - O(gate=multi_gpu_script) passes when every run in O(runs) exited 0.
   - O(gate=gpu_memory_peak) passes when every GPU's peak in O(candidate_mib) is at most O(limit_mib).
+  - O(gate=critical_alerts) passes when no alert in O(alerts) is firing with severity C(critical).
 options:
   gate:
     description: The gate to decide.
     type: str
     required: true
-    choices: [cli_clips, boundary_vram, web_flow, multi_gpu_script, gpu_memory_peak]
+    choices: [cli_clips, boundary_vram, web_flow, multi_gpu_script, gpu_memory_peak, critical_alerts]
   run:
     description: A registered command result with C(rc), C(stdout) and C(stderr) (cli_clips, boundary_vram, web_flow).
     type: dict
@@ -50,6 +51,10 @@ options:
   limit_mib:
     description: Memory of one GPU in MiB (gpu_memory_peak).
     type: float
+  alerts:
+    description: Prometheus C(/api/v1/alerts) items, or their label dicts alone, taken as firing (critical_alerts).
+    type: list
+    elements: dict
 extends_documentation_fragment:
   - liveavatar.rollout.gate
 author:
@@ -123,6 +128,7 @@ def main():
             "candidate_mib": {"type": "list", "elements": "float"},
             "baseline_mib": {"type": "list", "elements": "float"},
             "limit_mib": {"type": "float"},
+            "alerts": {"type": "list", "elements": "dict"},
         },
         required_if=[
             ("gate", "cli_clips", ("run", "manifest")),
@@ -130,6 +136,7 @@ def main():
             ("gate", "web_flow", ("run",)),
             ("gate", "multi_gpu_script", ("runs",)),
             ("gate", "gpu_memory_peak", ("candidate_mib", "limit_mib")),
+            ("gate", "critical_alerts", ("alerts",)),
         ],
         supports_check_mode=True,
     )

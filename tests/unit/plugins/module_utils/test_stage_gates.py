@@ -89,6 +89,25 @@ def test_gpu_memory_peak(candidate, limit, passed):
     assert result["reason"].startswith("per-GPU peaks " + "/".join(str(c) for c in candidate))
 
 
+XID = {"alertname": "GpuXidError", "severity": "critical", "version": "v1.2"}
+
+
+@pytest.mark.parametrize(
+    ("alerts", "passed", "reason"),
+    [
+        ([], True, "no critical alert firing (0 alert(s) read)"),
+        ([{"labels": {"alertname": "CanaryLatencyHigh", "severity": "warning"}, "state": "firing"}], True, "no critical alert firing (1"),
+        ([{"labels": XID, "state": "pending"}], True, "no critical alert firing (1"),
+        ([{"labels": XID, "state": "firing"}], False, "critical alert firing: GpuXidError (v1.2)"),
+        ([XID, {"alertname": "LiveAvatarDown", "severity": "critical"}], False, "critical alert firing: GpuXidError (v1.2), LiveAvatarDown"),
+    ],
+)
+def test_critical_alerts(alerts, passed, reason):
+    result = sg.judge("critical_alerts", alerts=alerts)
+    assert result["passed"] is passed and result["reason"].startswith(reason), result
+    assert result["value"] == (0 if passed else len(result["checks"]))
+
+
 @pytest.mark.parametrize(
     ("gate", "inputs", "message"),
     [
@@ -98,6 +117,8 @@ def test_gpu_memory_peak(candidate, limit, passed):
         ("multi_gpu_script", {"runs": []}, "no runs of the multi-GPU script"),
         ("cli_clips", {"run": {"rc": 0}}, "gate cli_clips needs manifest"),
         ("psnr", {}, "gate 'psnr' is not one of"),
+        ("critical_alerts", {}, "gate critical_alerts needs alerts"),
+        ("critical_alerts", {"alerts": ["GpuXidError"]}, "alert 'GpuXidError' is not a mapping"),
     ],
 )
 def test_input_a_gate_cannot_judge_raises(gate, inputs, message):
