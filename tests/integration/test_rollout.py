@@ -520,6 +520,7 @@ def test_v12_with_loosened_stage_gates_is_caught_early_by_the_request_judge(flee
     timings = step["timings"]
     assert timings["decided_at"] - timings["started_at"] < 30, "decided before the bake ended"
     assert timings["verdict_to_weights_s"] < 1 and step["abort_changes"], step
+    assert 0 < timings["first_candidate_request_to_weights_s"] < 30, step
     assert all(change["after"] == 0 for server, change in step["abort_changes"].items() if server.endswith("-canary")), step
     assert step["evidence"]["latency"]["candidate"]["p50_s"] > 2 * step["evidence"]["latency"]["stable"]["p50_s"], step
     assert_candidate_gone_and_stable_serving(stable)
