@@ -10,6 +10,7 @@ The syslog prefix (or a ring's prefix from `show events`) before the client is i
 from __future__ import annotations
 
 import datetime
+import math
 import re
 
 _LINE_RE = re.compile(
@@ -17,6 +18,9 @@ _LINE_RE = re.compile(
     r"(?P<backend>[^\s/]+)/(?P<server>\S+) (?P<tq>-?\d+)/(?P<tw>-?\d+)/(?P<tc>-?\d+)/(?P<tr>-?\d+)/(?P<ta>\+?-?\d+) "
     r"(?P<status>-?\d+) (?P<bytes>\+?\d+) \S+ \S+ (?P<term>\S{4}) "
 )
+
+
+_REQUEST_RE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>/\S*) HTTP/[\d.]+"\s*$')
 
 
 def _epoch(date):
@@ -45,7 +49,13 @@ def parse_line(line):
         "response_s": timers["tr"] / 1000.0 if timers["tr"] >= 0 else None,
         "failed": failed,
         "termination": term,
+        "request": _request(line),
     }
+
+
+def _request(line):
+    match = _REQUEST_RE.search(line)
+    return {"method": match.group("method"), "path": match.group("path")} if match else None
 
 
 def requests(text, backend=None, since=None):
@@ -57,3 +67,25 @@ def requests(text, backend=None, since=None):
             continue
         found.append(entry)
     return found
+
+
+def replay_plan(text, backend=None, max_requests=1000, max_seconds=600.0, speed=1.0):
+    """A recorded log as a bounded replay for the lab's load: [offset_s, path] per GET request, paced as recorded.
+
+    Only GET requests are replayed (a replay must not repeat a write); the first `max_requests` within `max_seconds` of
+    the first one (offsets divided by `speed`) are kept. Refuses a log with nothing to replay.
+    """
+    if any(not math.isfinite(float(v)) or float(v) <= 0 for v in (speed, max_seconds)) or int(max_requests) < 1:
+        raise ValueError(f"speed {speed!r}, max_requests {max_requests!r} and max_seconds {max_seconds!r} must be positive")
+    entries = requests(text, backend)
+    gets = sorted((e for e in entries if e["request"] and e["request"]["method"] == "GET"), key=lambda e: e["at"])
+    if not gets:
+        raise ValueError(f"the log has no GET request to replay ({len(entries)} request line(s) read)")
+    first = gets[0]["at"]
+    plan = []
+    for entry in gets:
+        offset = round((entry["at"] - first) / float(speed), 3)
+        if offset > float(max_seconds) or len(plan) >= int(max_requests):
+            break
+        plan.append([offset, entry["request"]["path"]])
+    return {"requests": plan, "span_s": plan[-1][0], "skipped": len(entries) - len(gets)}

@@ -548,15 +548,24 @@ def test_v12_past_a_loosened_request_judge_is_stopped_at_5_percent_by_its_critic
     assert_candidate_gone_and_stable_serving(stable)
 
 
-def test_a_step_with_too_little_traffic_ends_inconclusive_and_never_promotes(fleet_on_v10):
-    """Issue 16 item 5: at 2 req/s a 1 % canary gets about one request in 20 s, too few to judge either way."""
+def test_a_step_with_too_little_traffic_ends_inconclusive_and_never_promotes(fleet_on_v10, tmp_path):
+    """Issue 16 item 5: the load replays a recorded log of 2 req/s; a 1 % canary gets about one request in 20 s, too few
+    to judge either way."""
     stable = ledger()["stable"]
+    recorded = tmp_path / "recorded-haproxy.log"
+    recorded.write_text(
+        "".join(
+            f"Dec  7 10:00:{i // 2:02d} lb haproxy[1]: 10.0.0.9:4{i:04d} [07/Dec/2026:10:00:{i / 2:06.3f}] fe_liveavatar liveavatar/gpu-node-3-stable "
+            f'0/0/1/22/23 200 2750 - - ---- 1/1/0/0/0 0/0 "GET /api/ping?size=128 HTTP/1.1"\n'
+            for i in range(40)
+        )
+    )
     thin = {
         "version": "v1.2",
         "stages": "3",
         "steps": "1,100",
         "bake_time": 10,
-        "rollout_synthetic_rate": 2,
+        "rollout_synthetic_replay_log": str(recorded),
         "canary_release_judge_deadline_factor": 2,
         "canary_release_judge_warmup_requests": 10,
         "rollout_require_validated": False,
@@ -568,6 +577,8 @@ def test_a_step_with_too_little_traffic_ends_inconclusive_and_never_promotes(fle
     step = report["traffic_steps"][0]
     assert len(report["traffic_steps"]) == 1 and step["verdict"] == "inconclusive" and report["outcome"] == "aborted", step
     assert step["timings"]["decided_at"] - step["timings"]["started_at"] >= 20 and step["abort_changes"], step
+    # The replay paced the step's load as recorded: about 2 requests a second for the step's 20 s.
+    assert step["load"]["replayed"] and 30 <= step["load"]["sent"] <= 45 and step["load"]["failed"] == 0, step["load"]
     assert_candidate_gone_and_stable_serving(stable["version"])
     assert ledger()["stable"] == stable
 

@@ -48,3 +48,33 @@ def test_requests_keeps_one_backend_from_a_time_on():
     text = "\n".join([early, OK, other, "garbage", OK.replace("canary", "stable")])
     got = hl.requests(text, backend="liveavatar", since=1796318400.0)
     assert [e["server"] for e in got] == ["gpu-node-3-canary", "gpu-node-3-stable"]
+
+
+def _line(at, method="GET", path="/api/ping?size=128"):
+    return (
+        f"127.0.0.1:40000 [07/Dec/2026:18:00:{at:06.3f}] fe_liveavatar liveavatar/gpu-node-3-stable "
+        f'0/0/0/20/20 200 2750 - - ---- 1/1/0/0/0 0/0 "{method} {path} HTTP/1.1"'
+    )
+
+
+def test_a_recorded_log_becomes_a_paced_bounded_replay_of_its_get_requests():
+    text = "\n".join([_line(1.0), _line(1.5, path="/gradio_api/info"), _line(2.0, "POST", "/gradio_api/upload"), _line(4.0), "not a log line"])
+    plan = hl.replay_plan(text)
+    assert plan == {"requests": [[0.0, "/api/ping?size=128"], [0.5, "/gradio_api/info"], [3.0, "/api/ping?size=128"]], "span_s": 3.0, "skipped": 1}
+    assert hl.replay_plan(text, speed=2)["requests"][-1] == [1.5, "/api/ping?size=128"]
+    assert len(hl.replay_plan(text, max_requests=2)["requests"]) == 2
+    assert hl.replay_plan(text, max_seconds=1)["requests"] == [[0.0, "/api/ping?size=128"], [0.5, "/gradio_api/info"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "message"),
+    [
+        ("", {}, r"no GET request to replay \(0 request line"),
+        (_line(1.0, "POST", "/upload"), {}, r"no GET request to replay \(1 request line"),
+        (_line(1.0), {"speed": 0}, "must be positive"),
+        (_line(1.0), {"max_requests": 0}, "must be positive"),
+    ],
+)
+def test_a_log_with_nothing_to_replay_or_a_bad_bound_is_refused(text, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        hl.replay_plan(text, **kwargs)
