@@ -136,6 +136,19 @@ def test_stage_gate_without_its_inputs_fails_in_one_line(capsys):
     assert code == 1 and result["msg"] == "stage_gate gpu_memory_peak: the candidate's run reported no per-GPU memory peaks"
 
 
+def test_stage_gate_fails_a_step_on_the_critical_alerts_it_is_given_as_prometheus_returns_them(capsys):
+    alerts = [
+        {"labels": {"alertname": "CanaryLatencyAboveStable", "severity": "critical", "version": "v1.2"}, "state": "firing"},
+        {"labels": {"alertname": "GpuMemoryHigh", "severity": "warning"}, "state": "firing"},
+    ]
+    result, code = run_module(stage_gate.main, {"gate": "critical_alerts", "alerts": alerts}, capsys, check_mode=True)
+    assert code == 0 and result["passed"] is False and result["reason"] == "critical alert firing: CanaryLatencyAboveStable (v1.2)"
+    result, code = run_module(stage_gate.main, {"gate": "critical_alerts", "alerts": alerts[1:]}, capsys)
+    assert code == 0 and result["passed"] is True
+    result, code = run_module(stage_gate.main, {"gate": "critical_alerts"}, capsys)
+    assert code == 1 and "alerts" in result["msg"] and "\n" not in result["msg"]
+
+
 def test_rollout_inputs_module_normalises_or_refuses_in_one_line(capsys):
     from ansible_collections.liveavatar.rollout.plugins.modules import rollout_inputs
 
