@@ -49,7 +49,6 @@ def parse_line(line):
         "response_s": timers["tr"] / 1000.0 if timers["tr"] >= 0 else None,
         "failed": failed,
         "termination": term,
-        "request": _request(line),
     }
 
 
@@ -58,13 +57,18 @@ def _request(line):
     return {"method": match.group("method"), "path": match.group("path")} if match else None
 
 
-def requests(text, backend=None, since=None):
-    """Every request of `backend` (all when None) accepted at or after `since` (epoch seconds), in log order."""
+def requests(text, backend=None, since=None, with_request=False):
+    """Every request of `backend` (all when None) accepted at or after `since` (epoch seconds), in log order.
+
+    with_request adds each line's method and path (the replay needs them; the judge's hot path does not).
+    """
     found = []
     for line in (text or "").splitlines():
         entry = parse_line(line)
         if entry is None or (backend and entry["backend"] != backend) or (since is not None and entry["at"] < since):
             continue
+        if with_request:
+            entry["request"] = _request(line)
         found.append(entry)
     return found
 
@@ -77,7 +81,7 @@ def replay_plan(text, backend=None, max_requests=1000, max_seconds=600.0, speed=
     """
     if any(not math.isfinite(float(v)) or float(v) <= 0 for v in (speed, max_seconds)) or int(max_requests) < 1:
         raise ValueError(f"speed {speed!r}, max_requests {max_requests!r} and max_seconds {max_seconds!r} must be positive")
-    entries = requests(text, backend)
+    entries = requests(text, backend, with_request=True)
     gets = sorted((e for e in entries if e["request"] and e["request"]["method"] == "GET"), key=lambda e: e["at"])
     if not gets:
         raise ValueError(f"the log has no GET request to replay ({len(entries)} request line(s) read)")

@@ -145,8 +145,8 @@ def gpu_memory_peak(candidate_mib, limit_mib, baseline_mib=None):
     return _result(max(peaks) <= limit, reason, peaks, limit, base or None, checks)
 
 
-def critical_alerts(alerts):
-    """No alert of severity critical is firing: a step the request judge passed still stops on one (an Xid, an OOM).
+def firing_critical(alerts):
+    """The labels of each alert firing with severity critical; shared with canary_judge, which fails on the same rule.
 
     alerts: Prometheus C(/api/v1/alerts) items ({labels, state}) or their label dicts alone (taken as firing).
     """
@@ -159,6 +159,12 @@ def critical_alerts(alerts):
         labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else alert
         if alert.get("state", "firing") == "firing" and labels.get("severity") == "critical":
             firing.append(labels)
+    return firing
+
+
+def critical_alerts(alerts):
+    """No alert of severity critical is firing: a step the request judge passed still stops on one (an Xid, an OOM)."""
+    firing = firing_critical(alerts)
     names = [f"{a.get('alertname', '?')}" + (f" ({a['version']})" if a.get("version") else "") for a in firing]
     checks = [_check(name, False, "firing, severity critical") for name in names]
     reason = f"critical alert firing: {', '.join(sorted(set(names)))}" if firing else f"no critical alert firing ({len(alerts)} alert(s) read)"

@@ -161,6 +161,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.liveavatar.rollout.plugins.module_utils import canary
+from ansible_collections.liveavatar.rollout.plugins.module_utils.stage_gates import firing_critical
 
 
 def _fetch(module, query):
@@ -229,11 +230,9 @@ def main():
         result = canary.judge(metrics, module.params["pass_threshold"], module.params["marginal_threshold"], module.params["min_samples"])
     except canary.CanaryError as exc:
         module.fail_json(msg=f"canary_judge: {exc}")
-    critical_alerts = [
-        a for a in module.params["firing_alerts"] if (a.get("labels") or {}).get("severity") == "critical" and a.get("state", "firing") == "firing"
-    ]
+    critical_alerts = firing_critical(module.params["firing_alerts"])
     if critical_alerts:
-        names = ", ".join(sorted({(a.get("labels") or {}).get("alertname", "?") for a in critical_alerts}))
+        names = ", ".join(sorted({a.get("alertname", "?") for a in critical_alerts}))
         result.update(verdict="fail", passed=False, reason=f"critical alert firing: {names}; " + result["reason"])
     result["firing_alerts"] = module.params["firing_alerts"]
     module.exit_json(changed=False, **result)
