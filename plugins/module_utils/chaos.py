@@ -1,0 +1,98 @@
+# Copyright: liveavatar.rollout contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fault injection for playbooks/chaos.yml (issue 17): which faults exist, who may get one, and how each is put in and
+taken out again. Pure: the playbook runs the commands these plans return, always the removal (block/always).
+
+Network faults use what the kernel has: netem where its module loads (delay and loss in one qdisc); otherwise loss
+with iptables' statistic match and a rate limit with tc's tbf. The plan says which was used. Every iptables rule
+carries a comment naming the fault, so the removal deletes exactly what was added and nothing an operator set.
+"""
+
+from __future__ import annotations
+
+import re
+
+CHAIN_COMMENT = "liveavatar-chaos"
+FAULTS = {
+    "network_loss": {"scope": "node", "what": "a share of the packets from the named peers dropped"},
+    "network_latency": {"scope": "node", "what": "the node's egress delayed (netem) or throttled (tbf)"},
+    "service_sigkill": {"scope": "serving", "what": "SIGKILL to the service's main process in the middle of a long generation"},
+    "controller_kill": {"scope": "controller", "what": "SIGKILL to ansible-playbook during a rollout"},
+    "dockerd_restart": {"scope": "node", "what": "the node's Docker engine restarted (live-restore keeps containers)"},
+    "prometheus_down": {"scope": "monitoring", "what": "Prometheus stopped during a bake"},
+    "lb_reload": {"scope": "lb", "what": "HAProxy reloaded (systemctl reload) in the middle of a step"},
+    "alertmanager_down": {"scope": "monitoring", "what": "Alertmanager stopped during a rollback"},
+    "registry_down": {"scope": "registry", "what": "the registry stopped during a rollback"},
+}
+_HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+_IFACE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,14}\Z")
+
+
+class ChaosError(ValueError):
+    """A fault request that must not run; the message is one line and says what to do."""
+
+
+def check_request(fault, target, inventory_hosts, lab_hosts, confirm=None, lock_holder=None):
+    """Refuse, before anything is injected: an unknown fault, an unknown host, a host outside the lab without
+    `-e chaos_confirm=<host>`, or any fault while a rollout or rollback holds the lock."""
+    if fault not in FAULTS:
+        raise ChaosError(f"chaos: unknown fault {str(fault)[:40]!r}; known: {', '.join(sorted(FAULTS))}; nothing was injected")
+    if target is not None:
+        if not isinstance(target, str) or not _HOST_RE.match(target) or target not in inventory_hosts:
+            raise ChaosError(f"chaos: target {str(target)[:64]!r} is not a host of the inventory; nothing was injected")
+        if target not in lab_hosts and confirm != target:
+            raise ChaosError(f"chaos: {target} is not a lab host; to inject {fault} there, run again with -e chaos_confirm={target}; nothing was injected")
+    if lock_holder:
+        raise ChaosError(
+            f"chaos: the rollout lock is held by run {lock_holder.get('run_id', '?')} since {lock_holder.get('since', '?')}; "
+            "inject faults between releases, or as part of the chaos test that holds no lock; nothing was injected"
+        )
+    return {"fault": fault, "target": target, **FAULTS[fault]}
+
+
+def netem_available(modprobe_rc, tc_rc=None):
+    """netem is there when `modprobe -n sch_netem` succeeded (and, if tried, `tc qdisc add ... netem` too)."""
+    return modprobe_rc == 0 and tc_rc in (None, 0)
+
+
+def network_plan(kind, interface, peers=(), loss_pct=5.0, delay_ms=100, rate_kbit=1024, netem=False):
+    """The inject and remove commands (argv lists) of a network fault, and the method used.
+
+    loss: netem's loss on the interface, or an iptables INPUT DROP per peer with the statistic match.
+    latency: netem's delay, or tc tbf throttling (no netem: a rate limit stands in for latency; the plan says so).
+    """
+    if not isinstance(interface, str) or not _IFACE_RE.match(interface):
+        raise ChaosError(f"chaos: interface {str(interface)[:20]!r} is not an interface name")
+    bad = [p for p in peers if not re.fullmatch(r"[0-9A-Fa-f.:/]{2,49}", str(p))]
+    if bad:
+        raise ChaosError(f"chaos: peers {', '.join(map(str, bad))} are not addresses")
+    if kind == "loss":
+        if not 0 < float(loss_pct) < 100:
+            raise ChaosError(f"chaos: loss_pct {loss_pct!r} must be above 0 and under 100")
+        if netem:
+            add = [["tc", "qdisc", "add", "dev", interface, "root", "netem", "loss", f"{float(loss_pct):g}%"]]
+            return {"method": "netem", "inject": add, "remove": [["tc", "qdisc", "del", "dev", interface, "root"]]}
+        if not peers:
+            raise ChaosError("chaos: iptables loss needs the peers whose packets to drop")
+        probability = f"{float(loss_pct) / 100:.4f}"
+        rule = ["-m", "statistic", "--mode", "random", "--probability", probability, "-m", "comment", "--comment", CHAIN_COMMENT, "-j", "DROP"]
+        inject = [["iptables", "-I", "INPUT", "-s", str(peer), *rule] for peer in peers]
+        remove = [["iptables", "-D", "INPUT", "-s", str(peer), *rule] for peer in peers]
+        return {"method": "iptables statistic", "inject": inject, "remove": remove}
+    if kind == "latency":
+        if netem:
+            if not 0 < int(delay_ms) <= 10000:
+                raise ChaosError(f"chaos: delay_ms {delay_ms!r} must be in 1-10000")
+            add = [["tc", "qdisc", "add", "dev", interface, "root", "netem", "delay", f"{int(delay_ms)}ms"]]
+            return {"method": "netem", "inject": add, "remove": [["tc", "qdisc", "del", "dev", interface, "root"]]}
+        if not 8 <= int(rate_kbit) <= 10_000_000:
+            raise ChaosError(f"chaos: rate_kbit {rate_kbit!r} must be in 8-10000000")
+        add = [["tc", "qdisc", "add", "dev", interface, "root", "tbf", "rate", f"{int(rate_kbit)}kbit", "burst", "32kbit", "latency", "400ms"]]
+        remove = [["tc", "qdisc", "del", "dev", interface, "root"]]
+        return {"method": "tc tbf (no netem in this kernel: a rate limit, not a delay)", "inject": add, "remove": remove}
+    raise ChaosError(f"chaos: network fault kind {kind!r} is not loss or latency")
+
+
+def leftover_rules(iptables_save):
+    """Rules a chaos run left behind (by their comment), so the next run can refuse or clean up."""
+    return [line for line in (iptables_save or "").splitlines() if line.startswith("-A ") and f"--comment {CHAIN_COMMENT}" in line.replace('"', "")]

@@ -1,0 +1,75 @@
+"""Fault requests and network fault plans for playbooks/chaos.yml (issue 17, groundwork), table-tested."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.liveavatar.rollout.plugins.module_utils import chaos
+
+INVENTORY = ["gpu-node-1", "gpu-node-2", "lb", "gpu-9.example"]
+LAB = ["gpu-node-1", "gpu-node-2", "lb"]
+
+
+def test_a_known_fault_on_a_lab_host_is_planned():
+    assert chaos.check_request("lb_reload", "lb", INVENTORY, LAB)["scope"] == "lb"
+    assert chaos.check_request("network_loss", "gpu-9.example", INVENTORY, LAB, confirm="gpu-9.example")["target"] == "gpu-9.example"
+
+
+@pytest.mark.parametrize(
+    ("fault", "target", "confirm", "lock", "message"),
+    [
+        ("disk_full", None, None, None, "chaos: unknown fault 'disk_full'; known: alertmanager_down, controller_kill"),
+        ("lb_reload", "gpu-node-7", None, None, "chaos: target 'gpu-node-7' is not a host of the inventory"),
+        ("lb_reload", "lb;rm -rf /", None, None, "is not a host of the inventory"),
+        ("network_loss", "gpu-9.example", None, None, "run again with -e chaos_confirm=gpu-9.example"),
+        ("network_loss", "gpu-9.example", "gpu-node-1", None, "run again with -e chaos_confirm=gpu-9.example"),
+        ("lb_reload", "lb", None, {"run_id": "20261207T1", "since": "2026-12-07T19:00:00Z"}, "the rollout lock is held by run 20261207T1"),
+    ],
+)
+def test_a_fault_that_must_not_run_is_refused_in_one_line_naming_what_to_do(fault, target, confirm, lock, message):
+    with pytest.raises(chaos.ChaosError, match=message.replace("(", r"\(")) as caught:
+        chaos.check_request(fault, target, INVENTORY, LAB, confirm, lock)
+    assert "\n" not in str(caught.value) and str(caught.value).endswith("nothing was injected")
+
+
+def test_loss_without_netem_drops_from_each_peer_and_its_removal_deletes_exactly_those_rules():
+    plan = chaos.network_plan("loss", "eth0", ["172.30.77.22", "172.30.77.23"], loss_pct=5)
+    assert plan["method"] == "iptables statistic" and len(plan["inject"]) == 2
+    assert plan["inject"][0][:5] == ["iptables", "-I", "INPUT", "-s", "172.30.77.22"] and "0.0500" in plan["inject"][0]
+    assert [cmd[1] for cmd in plan["remove"]] == ["-D", "-D"] and [c[2:] for c in plan["remove"]] == [c[2:] for c in plan["inject"]]
+
+
+def test_latency_uses_netem_where_the_kernel_has_it_and_says_tbf_otherwise():
+    assert chaos.network_plan("latency", "eth0", netem=True, delay_ms=80)["inject"] == [["tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "80ms"]]
+    throttled = chaos.network_plan("latency", "eth0", rate_kbit=256)
+    assert throttled["method"].startswith("tc tbf (no netem") and "256kbit" in throttled["inject"][0]
+    assert throttled["remove"] == [["tc", "qdisc", "del", "dev", "eth0", "root"]]
+    assert chaos.netem_available(0) and not chaos.netem_available(1) and not chaos.netem_available(0, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "loss", "interface": "eth0; reboot"}, "is not an interface name"),
+        ({"kind": "loss", "interface": "eth0", "peers": ["10.0.0.1 -j ACCEPT"]}, "are not addresses"),
+        ({"kind": "loss", "interface": "eth0", "peers": ["10.0.0.1"], "loss_pct": 100}, "must be above 0 and under 100"),
+        ({"kind": "loss", "interface": "eth0"}, "needs the peers"),
+        ({"kind": "latency", "interface": "eth0", "rate_kbit": 1}, "must be in 8-10000000"),
+        ({"kind": "jitter", "interface": "eth0"}, "is not loss or latency"),
+    ],
+)
+def test_a_network_plan_refuses_what_would_build_a_wrong_command(kwargs, message):
+    with pytest.raises(chaos.ChaosError, match=message):
+        chaos.network_plan(**kwargs)
+
+
+def test_rules_left_behind_are_found_by_their_comment_only():
+    saved = "\n".join(
+        [
+            "*filter",
+            "-A INPUT -s 172.30.77.22/32 -m statistic --mode random --probability 0.05000000000 -m comment --comment liveavatar-chaos -j DROP",
+            "-A INPUT -s 10.0.0.0/8 -j ACCEPT",
+            "COMMIT",
+        ]
+    )
+    assert chaos.leftover_rules(saved) == [saved.splitlines()[1]]
