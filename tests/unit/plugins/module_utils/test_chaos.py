@@ -73,3 +73,15 @@ def test_rules_left_behind_are_found_by_their_comment_only():
         ]
     )
     assert chaos.leftover_rules(saved) == [saved.splitlines()[1]]
+
+
+def test_the_chaos_request_module_passes_a_lab_fault_and_refuses_a_held_lock_in_one_line(capsys):
+    from ansible_collections.liveavatar.rollout.plugins.modules import chaos_request
+
+    from helpers import run_module
+
+    args = {"fault": "dockerd_restart", "target": "gpu-node-2", "inventory_hosts": INVENTORY, "lab_hosts": LAB}
+    result, code = run_module(chaos_request.main, args, capsys, check_mode=True)
+    assert code == 0 and result["changed"] is False and result["scope"] == "node"
+    result, code = run_module(chaos_request.main, dict(args, lock_holder={"run_id": "r1", "since": "t"}), capsys)
+    assert code == 1 and result["msg"].startswith("chaos: the rollout lock is held by run r1") and "\n" not in result["msg"]
