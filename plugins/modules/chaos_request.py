@@ -10,7 +10,7 @@ version_added: 0.3.0
 description:
   - Refuses in one line ending C(nothing was injected) an unknown fault, a target that is not a host of the inventory,
     a host outside the lab without O(confirm) naming it, and any fault while the rollout lock has a holder.
-  - Returns the fault's scope and what it does, for the playbook and the report.
+  - Returns the host to inject on (O(target), or the first host of the fault's group) and what the fault does.
 extends_documentation_fragment:
   - liveavatar.rollout.read_only
 options:
@@ -19,8 +19,15 @@ options:
     type: str
     required: true
   target:
-    description: The host to inject it on; omitted for the fault's default host.
+    description: The host to inject it on; omitted for the first host of the fault's group in O(groups).
     type: str
+  stable:
+    description: The ledger's stable version and digest (M(liveavatar.rollout.release_ledger_info)'s C(ledger.stable)); network faults need it.
+    type: dict
+  groups:
+    description: The inventory's groups (C(groups)), for the default target.
+    type: dict
+    default: {}
   inventory_hosts:
     description: Every host of the inventory.
     type: list
@@ -50,6 +57,7 @@ EXAMPLES = r"""
     lab_hosts: "{{ groups['lab'] | default([]) }}"
     confirm: "{{ chaos_confirm | default(omit) }}"
     lock_holder: "{{ ledger_info.lock }}"
+    groups: "{{ groups }}"
 """
 
 RETURN = r"""
@@ -59,17 +67,23 @@ fault:
   type: str
   sample: lb_reload
 target:
-  description: The host, or null for the fault's default.
+  description: The host the fault goes to.
   returned: success
   type: str
-scope:
-  description: Where the fault lands (node, serving, controller, monitoring, lb, registry).
+  sample: lb
+group:
+  description: The inventory group whose first host takes the fault when no target is named.
   returned: success
   type: str
+  sample: lb
 what:
   description: What the fault does, in words.
   returned: success
   type: str
+stable:
+  description: The ledger's stable version and digest, as given.
+  returned: success
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -86,12 +100,14 @@ def main():
             "lab_hosts": {"type": "list", "elements": "str", "default": []},
             "confirm": {"type": "str"},
             "lock_holder": {"type": "dict"},
+            "groups": {"type": "dict", "default": {}},
+            "stable": {"type": "dict"},
         },
         supports_check_mode=True,
     )
     p = module.params
     try:
-        plan = check_request(p["fault"], p["target"], p["inventory_hosts"], p["lab_hosts"], p["confirm"], p["lock_holder"])
+        plan = check_request(p["fault"], p["target"], p["inventory_hosts"], p["lab_hosts"], p["confirm"], p["lock_holder"], p["groups"], p["stable"])
     except ChaosError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **plan)

@@ -11,18 +11,23 @@ LAB = ["gpu-node-1", "gpu-node-2", "lb"]
 
 
 def test_a_known_fault_on_a_lab_host_is_planned():
-    assert chaos.check_request("lb_reload", "lb", INVENTORY, LAB)["scope"] == "lb"
-    assert chaos.check_request("network_loss", "gpu-9.example", INVENTORY, LAB, confirm="gpu-9.example")["target"] == "gpu-9.example"
+    assert chaos.check_request("lb_reload", "lb", INVENTORY, LAB)["group"] == "lb"
+    stable = {"version": "v1.0", "digest": "sha256:" + "a" * 64}
+    assert chaos.check_request("network_loss", None, INVENTORY, LAB, groups={"gpu_multi": ["gpu-node-2"]}, stable=stable)["target"] == "gpu-node-2"
+    with pytest.raises(chaos.ChaosError, match="the ledger has no stable version; run bootstrap.yml first; nothing was injected"):
+        chaos.check_request("network_latency", "gpu-node-2", INVENTORY, LAB)
+    assert chaos.check_request("network_loss", "gpu-9.example", INVENTORY, LAB, confirm="gpu-9.example", stable=stable)["target"] == "gpu-9.example"
 
 
 @pytest.mark.parametrize(
     ("fault", "target", "confirm", "lock", "message"),
     [
-        ("disk_full", None, None, None, "chaos: unknown fault 'disk_full'; known: alertmanager_down, controller_kill"),
+        ("disk_full", None, None, None, "chaos: unknown fault 'disk_full'; known: dockerd_restart, lb_reload, network_latency, network_loss;"),
         ("lb_reload", "gpu-node-7", None, None, "chaos: target 'gpu-node-7' is not a host of the inventory"),
         ("lb_reload", "lb;rm -rf /", None, None, "is not a host of the inventory"),
         ("network_loss", "gpu-9.example", None, None, "run again with -e chaos_confirm=gpu-9.example"),
         ("network_loss", "gpu-9.example", "gpu-node-1", None, "run again with -e chaos_confirm=gpu-9.example"),
+        ("network_latency", None, None, None, "no target given and the inventory's group gpu_multi is empty"),
         ("lb_reload", "lb", None, {"run_id": "20261207T1", "since": "2026-12-07T19:00:00Z"}, "the rollout lock is held by run 20261207T1"),
     ],
 )
@@ -82,6 +87,44 @@ def test_the_chaos_request_module_passes_a_lab_fault_and_refuses_a_held_lock_in_
 
     args = {"fault": "dockerd_restart", "target": "gpu-node-2", "inventory_hosts": INVENTORY, "lab_hosts": LAB}
     result, code = run_module(chaos_request.main, args, capsys, check_mode=True)
-    assert code == 0 and result["changed"] is False and result["scope"] == "node"
+    assert code == 0 and result["changed"] is False and result["group"] == "gpu_serving"
     result, code = run_module(chaos_request.main, dict(args, lock_holder={"run_id": "r1", "since": "t"}), capsys)
     assert code == 1 and result["msg"].startswith("chaos: the rollout lock is held by run r1") and "\n" not in result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("saved", "tc_root", "expected"),
+    [
+        ("", "qdisc noqueue 0: root refcnt 2", []),
+        ("", "qdisc tbf 8001: root refcnt 2 rate 100Mbit burst 131072b lat 400ms", [["tc", "qdisc", "del", "dev", "lo", "root"]]),
+        ("", "qdisc netem 8002: root refcnt 2 limit 1000 delay 80ms", [["tc", "qdisc", "del", "dev", "lo", "root"]]),
+        (
+            '-A INPUT -s 127.0.0.1/32 -m statistic --mode random --probability 0.02000000000 -m comment --comment "liveavatar-chaos" -j DROP\n'
+            "-A INPUT -s 10.0.0.0/8 -j ACCEPT",
+            "qdisc noqueue 0: root refcnt 2",
+            [
+                [
+                    "iptables",
+                    "-D",
+                    "INPUT",
+                    "-s",
+                    "127.0.0.1/32",
+                    "-m",
+                    "statistic",
+                    "--mode",
+                    "random",
+                    "--probability",
+                    "0.02000000000",
+                    "-m",
+                    "comment",
+                    "--comment",
+                    "liveavatar-chaos",
+                    "-j",
+                    "DROP",
+                ]
+            ],
+        ),
+    ],
+)
+def test_the_removal_is_read_from_the_hosts_state_and_touches_only_what_chaos_added(saved, tc_root, expected):
+    assert chaos.removal_commands(saved, tc_root, "lo") == expected
