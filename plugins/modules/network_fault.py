@@ -17,8 +17,13 @@ description:
 attributes:
   check_mode:
     support: full
+    description: Reads the host and reports the commands that would run, without the netem probe (it adds a qdisc).
   diff_mode:
     support: full
+    description: The fault's commands as the text after (inject) or before (remove).
+  idempotent:
+    support: partial
+    description: O(state=absent) is; O(state=present) refuses while a fault is on the host rather than add a second one.
 options:
   state:
     description: C(present) to inject, C(absent) to remove.
@@ -94,9 +99,12 @@ def _netem_loads(module, interface):
     return netem_available(0, rc)
 
 
-def _mtu(module, interface):
-    rc, out, _err = module.run_command(["cat", f"/sys/class/net/{interface}/mtu"])
-    return int(out.strip()) if rc == 0 and out.strip().isdigit() else 1500
+def _mtu(interface):
+    try:
+        with open(f"/sys/class/net/{interface}/mtu", encoding="ascii") as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return 1500
 
 
 def _removal(module, interface):
@@ -140,7 +148,7 @@ def main():
     # The probe adds and removes a qdisc, so check mode plans without netem.
     netem = False if module.check_mode else _netem_loads(module, p["interface"])
     try:
-        plan = network_plan(p["kind"], p["interface"], p["peers"], p["loss_pct"], p["delay_ms"], p["rate_kbit"], netem=netem, mtu=_mtu(module, p["interface"]))
+        plan = network_plan(p["kind"], p["interface"], p["peers"], p["loss_pct"], p["delay_ms"], p["rate_kbit"], netem=netem, mtu=_mtu(p["interface"]))
     except ChaosError as exc:
         module.fail_json(msg=f"{exc}; nothing was injected")
     if not module.check_mode:

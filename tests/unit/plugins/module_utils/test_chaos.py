@@ -128,3 +128,64 @@ def test_the_chaos_request_module_passes_a_lab_fault_and_refuses_a_held_lock_in_
 )
 def test_the_removal_is_read_from_the_hosts_state_and_touches_only_what_chaos_added(saved, tc_root, expected):
     assert chaos.removal_commands(saved, tc_root, "lo") == expected
+
+
+class FakeHost:
+    """The commands network_fault runs, answered from an iptables-save text and a root qdisc; records what ran."""
+
+    def __init__(self, saved="", root="qdisc noqueue 0: root refcnt 2", netem_rc=2, fail=None):
+        self.saved, self.root, self.netem_rc, self.fail, self.ran = saved, root, netem_rc, fail, []
+
+    def __call__(self, argv, check_rc=False, **_kwargs):
+        self.ran.append(list(argv))
+        if argv[0] == "iptables-save":
+            return 0, self.saved, ""
+        if argv[:3] == ["tc", "qdisc", "show"]:
+            return 0, self.root, ""
+        if argv[0] == "cat":
+            return 0, "65536\n", ""
+        if "netem" in argv and argv[1:3] == ["qdisc", "add"] and argv[-1] == "1ms":
+            return self.netem_rc, "", "Error: Specified qdisc kind is unknown."
+        if self.fail and argv[:2] == self.fail:
+            return 1, "", "iptables: No chain/target/match by that name."
+        return 0, "", ""
+
+
+@pytest.mark.parametrize(
+    ("args", "host", "expect"),
+    [
+        # Without netem: a loss is iptables rules, the throttle a tbf bucket of at least two 64 KiB loopback frames.
+        ({"kind": "loss", "peers": ["127.0.0.1"], "loss_pct": 10}, FakeHost(), {"code": 0, "method": "iptables statistic", "ran": "-I"}),
+        ({"kind": "latency", "rate_kbit": 100000}, FakeHost(), {"code": 0, "method": "tc tbf", "ran": "131072"}),
+        ({"kind": "latency", "delay_ms": 80}, FakeHost(netem_rc=0), {"code": 0, "method": "netem", "ran": "80ms"}),
+        # A fault an earlier run left refuses a new one; the removal reads the host and deletes it.
+        ({"kind": "latency"}, FakeHost(root="qdisc tbf 8001: root refcnt 2 rate 100Mbit"), {"code": 1, "msg": "still on this host"}),
+        ({"state": "absent"}, FakeHost(root="qdisc tbf 8001: root refcnt 2 rate 100Mbit"), {"code": 0, "changed": True, "ran": "del"}),
+        ({"state": "absent"}, FakeHost(), {"code": 0, "changed": False}),
+        # A failed insert takes back what the plan already added.
+        ({"kind": "loss", "peers": ["127.0.0.1", "127.0.0.2"]}, FakeHost(fail=["iptables", "-I"]), {"code": 1, "msg": "what was added is removed"}),
+        ({"kind": "loss", "interface": "eth0; reboot"}, FakeHost(), {"code": 1, "msg": "is not an interface name; nothing was injected"}),
+    ],
+)
+def test_the_network_fault_module_injects_by_what_the_kernel_has_and_removes_what_it_finds(monkeypatch, capsys, args, host, expect):
+    from ansible.module_utils.basic import AnsibleModule
+
+    from ansible_collections.liveavatar.rollout.plugins.modules import network_fault
+
+    from helpers import run_module
+
+    monkeypatch.setattr(AnsibleModule, "run_command", lambda _module, argv, **kwargs: host(argv, **kwargs))
+    result, code = run_module(network_fault.main, args, capsys)
+    assert code == expect["code"], result
+    if "method" in expect:
+        assert result["method"].startswith(expect["method"]) and result["changed"] is True
+    if "msg" in expect:
+        assert expect["msg"] in result["msg"] and "\n" not in result["msg"]
+    if "changed" in expect:
+        assert result["changed"] is expect["changed"]
+    if "ran" in expect:
+        assert any(expect["ran"] in argv for argv in host.ran[2:]), host.ran
+    check_host = FakeHost()
+    monkeypatch.setattr(AnsibleModule, "run_command", lambda _module, argv, **kwargs: check_host(argv, **kwargs))
+    result, code = run_module(network_fault.main, {"kind": "loss", "peers": ["127.0.0.1"]}, capsys, check_mode=True)
+    assert code == 0 and result["changed"] is True and [a[0] for a in check_host.ran] == ["iptables-save", "tc"], check_host.ran
