@@ -15,41 +15,20 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LB_URL = "http://127.0.0.1:18080/api/ping"
+sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / ".collections")]
+from test_rollout import BoundedLoad  # noqa: E402 - the integration tests' load, on the lab's loopback port
+
 REPORTS = ROOT / "reports" / "chaos"
 FAULTS = ["network_loss", "network_latency", "dockerd_restart", "lb_reload"]
 
 
-class BoundedLoad(threading.Thread):
-    """GETs through the LB at rate per second, for at most max_seconds and max_requests."""
-
-    def __init__(self, rate, max_seconds, max_requests=20000):
-        super().__init__(daemon=True)
-        self.rate, self.max_seconds, self.max_requests = rate, max_seconds, max_requests
-        self.stop = threading.Event()
-        self.sent = self.failed = 0
-
-    def run(self):
-        deadline = time.monotonic() + self.max_seconds
-        while not self.stop.is_set() and time.monotonic() < deadline and self.sent < self.max_requests:
-            self.sent += 1
-            try:
-                with urllib.request.urlopen(LB_URL, timeout=10) as response:
-                    response.read()
-            except OSError:
-                self.failed += 1
-            time.sleep(1 / self.rate)
-
-
 def run_fault(fault, rate, max_seconds):
     started = time.time()
-    load = BoundedLoad(rate, max_seconds)
+    load = BoundedLoad(rate=rate, max_seconds=max_seconds)
     load.start()
     try:
         playbook = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "playbooks/chaos.yml", "-e", f"fault={fault}"]
