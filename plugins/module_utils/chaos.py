@@ -67,6 +67,11 @@ def netem_available(modprobe_rc, tc_rc=None):
     return modprobe_rc == 0 and tc_rc in (None, 0)
 
 
+def qdisc_del(interface):
+    """Removes the interface's root qdisc (netem or tbf), which takes its fault off with it."""
+    return ["tc", "qdisc", "del", "dev", interface, "root"]
+
+
 def check_interface(interface):
     if not isinstance(interface, str) or not _IFACE_RE.match(interface):
         raise ChaosError(f"chaos: interface {str(interface)[:20]!r} is not an interface name")
@@ -87,7 +92,7 @@ def network_plan(kind, interface, peers=(), loss_pct=5.0, delay_ms=100, rate_kbi
             raise ChaosError(f"chaos: loss_pct {loss_pct!r} must be above 0 and under 100")
         if netem:
             add = [["tc", "qdisc", "add", "dev", interface, "root", "netem", "loss", f"{float(loss_pct):g}%"]]
-            return {"method": "netem", "inject": add, "remove": [["tc", "qdisc", "del", "dev", interface, "root"]]}
+            return {"method": "netem", "inject": add, "remove": [qdisc_del(interface)]}
         if not peers:
             raise ChaosError("chaos: iptables loss needs the peers whose packets to drop")
         probability = f"{float(loss_pct) / 100:.4f}"
@@ -100,13 +105,13 @@ def network_plan(kind, interface, peers=(), loss_pct=5.0, delay_ms=100, rate_kbi
             if not 0 < int(delay_ms) <= 10000:
                 raise ChaosError(f"chaos: delay_ms {delay_ms!r} must be in 1-10000")
             add = [["tc", "qdisc", "add", "dev", interface, "root", "netem", "delay", f"{int(delay_ms)}ms"]]
-            return {"method": "netem", "inject": add, "remove": [["tc", "qdisc", "del", "dev", interface, "root"]]}
+            return {"method": "netem", "inject": add, "remove": [qdisc_del(interface)]}
         if not 8 <= int(rate_kbit) <= 10_000_000:
             raise ChaosError(f"chaos: rate_kbit {rate_kbit!r} must be in 8-10000000")
         # tbf drops every packet larger than its bucket: the bucket holds at least two of the link's largest frames.
         burst = max(2 * int(mtu), int(rate_kbit) * 1000 // 8 // 100)
         add = [["tc", "qdisc", "add", "dev", interface, "root", "tbf", "rate", f"{int(rate_kbit)}kbit", "burst", str(burst), "latency", "400ms"]]
-        remove = [["tc", "qdisc", "del", "dev", interface, "root"]]
+        remove = [qdisc_del(interface)]
         return {"method": "tc tbf (no netem in this kernel: a rate limit, not a delay)", "inject": add, "remove": remove}
     raise ChaosError(f"chaos: network fault kind {kind!r} is not loss or latency")
 
@@ -127,5 +132,5 @@ def removal_commands(iptables_save, tc_root, interface):
         spec = line.split()[1:]
         commands.append(["iptables", "-D", *[part.strip('"') for part in spec]])
     if re.match(r"qdisc (tbf|netem) ", (tc_root or "").strip()):
-        commands.append(["tc", "qdisc", "del", "dev", interface, "root"])
+        commands.append(qdisc_del(interface))
     return commands

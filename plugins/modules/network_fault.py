@@ -88,14 +88,21 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.liveavatar.rollout.plugins.module_utils.chaos import ChaosError, check_interface, netem_available, network_plan, removal_commands
+from ansible_collections.liveavatar.rollout.plugins.module_utils.chaos import (
+    ChaosError,
+    check_interface,
+    netem_available,
+    network_plan,
+    qdisc_del,
+    removal_commands,
+)
 
 
 def _netem_loads(module, interface):
     probe = ["tc", "qdisc", "add", "dev", interface, "root", "netem", "delay", "1ms"]
     rc, _out, _err = module.run_command(probe)
     if rc == 0:
-        module.run_command(["tc", "qdisc", "del", "dev", interface, "root"], check_rc=True)
+        module.run_command(qdisc_del(interface), check_rc=True)
     return netem_available(0, rc)
 
 
