@@ -23,6 +23,11 @@ FAULTS = {
     "network_latency": {"group": "gpu_multi", "needs_stable": True, "what": "the link between the multi-GPU workers delayed (netem) or throttled (tbf)"},
     "dockerd_restart": {"group": "gpu_serving", "what": "the node's Docker engine restarted while its instance serves (live-restore)"},
     "lb_reload": {"group": "lb", "what": "HAProxy reloaded (systemctl reload) while the LB holds a weight split"},
+    "service_sigkill": {
+        "group": "gpu_canary",
+        "needs_stable": True,
+        "what": "a long generation job's main process killed (SIGKILL) mid-job; its container restarts by policy and resumes",
+    },
 }
 _HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 _IFACE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,14}\Z")
@@ -36,7 +41,7 @@ def check_request(fault, target, inventory_hosts, lab_hosts, confirm=None, lock_
     """Refuse, before anything is injected: an unknown fault, an unknown host, a host outside the lab without
     `-e chaos_confirm=<host>`, or any fault while a rollout or rollback holds the lock. No target: the first host of
     the fault's group in groups (the inventory's groups). A network fault measures the collective with the ledger's
-    stable image, so it needs one."""
+    stable image, so it needs one; so does a killed job."""
     if fault not in FAULTS:
         raise ChaosError(f"chaos: unknown fault {str(fault)[:40]!r}; known: {', '.join(sorted(FAULTS))}; nothing was injected")
     if target is None:
@@ -56,9 +61,7 @@ def check_request(fault, target, inventory_hosts, lab_hosts, confirm=None, lock_
             "a fault is injected between releases: wait for that run to end (or run rollback.yml); nothing was injected"
         )
     if FAULTS[fault].get("needs_stable") and not (stable or {}).get("digest"):
-        raise ChaosError(
-            f"chaos: {fault} measures the collective with the stable image and the ledger has no stable version; run bootstrap.yml first; nothing was injected"
-        )
+        raise ChaosError(f"chaos: {fault} runs the stable image and the ledger has no stable version; run bootstrap.yml first; nothing was injected")
     return {"fault": fault, "target": target, "group": FAULTS[fault]["group"], "what": FAULTS[fault]["what"], "stable": stable}
 
 

@@ -279,3 +279,15 @@ def rollback(ledger, version, digest, bad_versions, now, reason=""):
     if previous != last or new != ledger:
         new["last_rollback"] = dict(last, at=now)
     return new
+
+
+def dead_holder_action(holder):
+    """What to run when the lock's holder is dead (its controller killed): a provision resumes under its own lock; a
+    rollout is never resumed (its weights and half-promoted nodes are not known to be as it left them), it is rolled back."""
+    run_id = str(holder.get("run_id") or "")
+    if run_id.startswith("provision-"):
+        return f"if that provision is dead, resume it: ansible-playbook playbooks/provision.yml -e provision_run_id={run_id}; nothing was changed"
+    return (
+        "if that run is dead (its controller killed), run playbooks/rollback.yml: it fences the run, brings every node back "
+        "to one stable version and frees the lock; nothing was changed"
+    )

@@ -170,7 +170,7 @@ def _lock(module, lock_path, run_id, problem):
         if holder.get("run_id") == run_id:
             return holder, False
         module.fail_json(
-            msg=f"release_ledger: a rollout is already in progress (run {holder.get('run_id')} since {holder.get('since')}); if it is dead, remove {lock_path}",
+            msg=f"release_ledger: a rollout is already in progress (run {holder.get('run_id')} since {holder.get('since')}); {lg.dead_holder_action(holder)}",
             lock=holder,
         )
     holder = {"run_id": run_id, "since": _now()}

@@ -373,6 +373,47 @@ def test_a_rollback_during_a_rollout_fences_it_and_the_rollout_stops_without_tou
     assert lab_exec("registry", "test", "-e", "/var/lib/liveavatar-rollout/rollout.lock", check=False).returncode != 0
 
 
+def test_a_controller_killed_mid_step_leaves_servers_in_rotation_and_the_next_run_says_to_roll_back(fleet_on_v10):
+    """Issue 17 controller_kill: SIGKILL of ansible-playbook (its whole process group) while the 5 % step bakes, under
+    load. No server leaves rotation; the next rollout.yml refuses in one line that names rollback.yml (a killed run is
+    never resumed: its weights and half-done work are not known to be as it left them); rollback.yml brings one version."""
+    extravars = json.dumps({"version": "v1.1", "stages": "3", "steps": "5,100", "bake_time": 30, "rollout_require_validated": False})
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY), "playbooks/rollout.yml", "-e", extravars]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1")
+    watch, load = WeightWatch(seconds=300), BoundedLoad(max_seconds=300)
+    load.start()
+    rollout = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline, seen = time.monotonic() + 300, []
+        for line in rollout.stdout:
+            seen.append(line)
+            if "Watch every request of the step (5%)" in line or time.monotonic() > deadline:
+                break
+        assert any("(5%)" in line for line in seen), "".join(seen[-40:])
+        time.sleep(3)  # inside the step: the 5 % weights are set and the judge is reading requests
+    finally:
+        os.killpg(rollout.pid, signal.SIGKILL)
+        rollout.wait(timeout=30)
+    try:
+        time.sleep(3)
+        refused = run_playbook("rollout.yml", extravars={"version": "v1.1", "stages": "3", "rollout_require_validated": False})
+        rollback = run_playbook("rollback.yml")
+    finally:
+        snapshots = watch.snapshots()
+        load.stop.set()
+        load.join(timeout=30)
+    line = "if that run is dead (its controller killed), run playbooks/rollback.yml: it fences the run, brings every node back to one stable version"
+    assert refused.rc != 0 and "a rollout is already in progress (run " in refused.stdout and line in refused.stdout, refused.stdout[-3000:]
+    assert rollback.rc == 0, rollback.stdout[-4000:]
+    assert any(w > 0 for snap in snapshots for s, (w, _status) in snap.items() if s.endswith("-canary")), "the watch saw the 5 % step"
+    empty = [snap for snap in snapshots if not any(w > 0 and status.startswith("UP") for w, status in snap.values())]
+    assert len(snapshots) > 50 and not empty, f"{len(empty)} moments with no healthy server in rotation"
+    assert load.failed == 0 and load.sent > 0, load.errors[:5]
+    assert served_versions() == {"v1.0": 20}
+    assert ledger()["releases"][-1]["status"] == "rolled_back"
+    assert lab_exec("registry", "test", "-e", "/var/lib/liveavatar-rollout/rollout.lock", check=False).returncode != 0
+
+
 def test_v10_to_v11_succeeds_under_load_with_no_failed_request(fleet_on_v10, tmp_path):
     """The whole release through a registry with TLS and htpasswd (issue 13 item 6): the controller's tag reads and
     moves authenticate and verify the lab CA, and every node pulls v1.1 under registry:5443, which it verifies."""
@@ -483,6 +524,47 @@ def test_v11_to_v12_stops_at_the_first_gate_and_v11_keeps_serving(fleet_on_v10):
     assert rollback["trigger"].startswith("rollout abort: rollout aborted at stage2 gate output_quality_ssim")
     release = [r for r in ledger()["releases"] if r["version"] == "v1.2"][-1]
     assert release["status"] == "rolled_back" and "output_quality_ssim" in release["reason"]
+    files = assert_the_abort_alerted_and_left_an_incident_bundle(report, "stage2", "output_quality_ssim", "gpu-node-2")
+    # Stage 2's candidate runs (their containers ran with --rm): their output and their NCCL reports.
+    nccl = [name for name in files if name.startswith("gpu-node-2/file-srv_liveavatar_output_v1.2_stage2-") and name.endswith(".nccl.txt")]
+    runs = [name for name in files if name.startswith("gpu-node-2/stage2-") and name.endswith(".log")]
+    assert len(nccl) == 3 and len(runs) == 3, sorted(files)
+
+
+def assert_the_abort_alerted_and_left_an_incident_bundle(report, stage, gate, host):
+    """Issue 17 items 2-3: the abort's alert names version, stage and gate and reaches WeCom's API (Alertmanager's own
+    wechat_configs) and the on-call mailbox (Postfix); the bundle holds the host's GPU state, kernel GPU lines and stage
+    output, the ledger entry, the judge's evidence and HAProxy's states, with no secret in any file."""
+    alert = report["alert"]
+    assert alert["sent"] and alert["labels"] | {"stage": stage, "gate": gate, "version": report["version"]} == alert["labels"], alert
+    deadline = time.monotonic() + 60
+    wanted = (report["version"], stage, gate, "LiveAvatarReleaseAborted")
+    while True:
+        wecom = [m["text"]["content"] for m in wecom_messages() if all(word in m["text"]["content"] for word in wanted)]
+        mailbox = lab_exec("monitor", "cat", "/var/mail/oncall", check=False).stdout.replace("\n ", " ").replace("\n\t", " ")
+        mails = [line for line in mailbox.splitlines() if line.startswith("Subject: ") and all(word in line for word in wanted)]
+        if wecom and mails:
+            break
+        assert time.monotonic() < deadline, f"the abort alert reached WeCom {len(wecom)} and e-mail {len(mails)} time(s)"
+        time.sleep(2)
+    incident = Path(report["incident"]).resolve()
+    assert incident == (report["_dir"] / "incident").resolve(), report["incident"]
+    files = {path.relative_to(incident).as_posix(): path.read_text() for path in incident.rglob("*") if path.is_file()}
+    for name in ("ledger-entry.json", "judge-evidence.json", "haproxy-servers.json", "abort-alert.json", f"{host}/kernel-gpu.log", f"{host}/missing.json"):
+        assert name in files, sorted(files)
+    assert "==============NVSMI LOG==============" in files[f"{host}/nvidia-smi-q.txt"], "the host's nvidia-smi -q (the lab's simulated one)"
+    assert "<nvidia_smi_log>" in files[f"{host}/nvidia-smi-q.xml"]
+    assert json.loads(files["ledger-entry.json"])["run_id"] == report["run_id"]
+    servers = json.loads(files["haproxy-servers.json"])
+    assert servers and all(state["weight"] == 0 for name, state in servers.items() if name.endswith("-canary")), servers
+    assert not [name for name, text in files.items() if "lab-secret" in text], "a secret reached the incident bundle"
+    return files
+
+
+def wecom_messages():
+    """The messages Alertmanager's wechat_configs receiver sent through the lab's stand-in of WeCom's API."""
+    out = lab_exec("monitor", "curl", "-s", "http://127.0.0.1:9095/received").stdout
+    return [call["payload"] for call in map(json.loads, out.splitlines()) if call["path"] == "/cgi-bin/message/send"]
 
 
 def received_alerts():

@@ -48,7 +48,7 @@ def test_a_fault_that_must_not_run_is_refused_in_one_line_and_nothing_is_injecte
     # A host in no group of the lab (gpu_multi is one: it sits under lab).
     outside.write_text("all:\n  hosts:\n    gpu-fleet-7.example: {}\n")
     cases = [
-        ({"fault": "disk_full"}, None, "chaos: unknown fault 'disk_full'; known: dockerd_restart, lb_reload, network_latency, network_loss"),
+        ({"fault": "disk_full"}, None, "chaos: unknown fault 'disk_full'; known: dockerd_restart, lb_reload, network_latency, network_loss, service_sigkill"),
         (
             {"fault": "network_loss", "target": "gpu-fleet-7.example"},
             ["-i", str(outside)],
@@ -123,3 +123,17 @@ def test_an_lb_reload_holds_the_runtime_weights_and_the_observed_share(fleet_ser
     finally:
         for server in split:
             lb_api(f"set weight liveavatar/{server} 100")
+
+
+def test_a_job_killed_mid_generation_restarts_by_its_policy_and_resumes_with_no_clip_lost_or_doubled(fleet_serving):
+    """service_sigkill on the stage-1 node while the serving nodes take a bounded load: the job's main process gets
+    SIGKILL after 3 clips; its container restarts (on-failure) and resumes at clip_manifest's resume point."""
+    since = time.time()
+    run, load = run_under_load("chaos.yml", extravars={"fault": "service_sigkill"}, max_seconds=240)
+    assert run.rc == 0, run.stdout[-4000:]
+    report = chaos_report("service_sigkill", since)
+    assert report["target"] == "gpu-node-1" and report["restarts"] >= 1, report
+    assert 3 <= report["resume_point_before_kill"] <= report["resumed_from"] <= report["resume_point_after_kill"] < 10, report
+    assert report["clips_intact"] == report["clips"] == 10 and report["clips_lost"] == 0 and report["clips_duplicated"] == 0, report
+    assert "liveavatar-chaos-job" not in lab_exec("gpu-node-1", "docker", "ps", "-a", "--format", "{{.Names}}").stdout
+    assert load.failed == 0 and load.sent > 0, load.errors[:3]

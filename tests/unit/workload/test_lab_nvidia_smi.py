@@ -59,3 +59,14 @@ def test_injected_faults_are_refused_by_admission(tmp_path):
         "n slot b: GPU 1 has pages or rows waiting to be retired or remapped (reset the GPU first)",
     ]
     assert admit("n", {"name": "b", "gpus": [1]}, parsed, 81000)["refusals"][:1] == ["n slot b: GPU 1 has 80920 MiB free, the instance needs 81000 MiB"]
+
+
+def test_the_text_report_has_nvidia_smis_layout_and_the_same_numbers_as_the_xml(tmp_path):
+    """`nvidia-smi -q`, as an incident bundle keeps it: the real header, one block per GPU, memory as the XML says."""
+    publish(tmp_path, "stable", 30000)
+    text = smi(tmp_path, "-q", faults={"gpus": {"1": {"ecc_uncorrected": 2}}})
+    lines = text.splitlines()
+    assert "==============NVSMI LOG==============" in lines and "Attached GPUs                             : 2" in lines
+    assert [line for line in lines if line.startswith("GPU ")] == ["GPU 00000000:01:00.0", "GPU 00000000:02:00.0"]
+    assert "        Used                              : 30000 MiB" in lines
+    assert "            SRAM Uncorrectable            : 2" in lines

@@ -22,7 +22,7 @@ def test_a_known_fault_on_a_lab_host_is_planned():
 @pytest.mark.parametrize(
     ("fault", "target", "confirm", "lock", "message"),
     [
-        ("disk_full", None, None, None, "chaos: unknown fault 'disk_full'; known: dockerd_restart, lb_reload, network_latency, network_loss;"),
+        ("disk_full", None, None, None, "chaos: unknown fault 'disk_full'; known: dockerd_restart, lb_reload, network_latency, network_loss, service_sigkill;"),
         ("lb_reload", "gpu-node-7", None, None, "chaos: target 'gpu-node-7' is not a host of the inventory"),
         ("lb_reload", "lb;rm -rf /", None, None, "is not a host of the inventory"),
         ("network_loss", "gpu-9.example", None, None, "run again with -e chaos_confirm=gpu-9.example"),

@@ -23,6 +23,9 @@ def test_lock_is_exclusive_and_released_by_its_holder(capsys, tmp_path):
     assert code == 0 and not again["changed"]
     other, code = run_module(release_ledger.main, args(tmp_path, action="lock", run_id="run-b"), capsys)
     assert code == 1 and "already in progress (run run-a since" in other["msg"]
+    assert other["msg"].endswith(
+        "run playbooks/rollback.yml: it fences the run, brings every node back to one stable version and frees the lock; nothing was changed"
+    )
     run_module(release_ledger.main, args(tmp_path, action="unlock", run_id="run-b"), capsys)
     assert (tmp_path / "rollout.lock").exists(), "only the holder unlocks"
     run_module(release_ledger.main, args(tmp_path, action="unlock", run_id="run-a"), capsys)
@@ -291,3 +294,14 @@ def test_release_ledger_info_refuses_an_unvalidated_digest_in_one_line(capsys, t
     (tmp_path / "ledger.json").write_text(json.dumps(validated_ledger()))
     result, code = run_module(release_ledger_info.main, args(tmp_path, require_validated={"version": "v1.1", "digest": D2, "carried_digest": ""}), capsys)
     assert code == 0 and result["validated_by"] == "val-1"
+
+
+def test_a_dead_provision_is_resumed_and_a_dead_rollout_rolled_back():
+    from ansible_collections.liveavatar.rollout.plugins.module_utils.ledger import dead_holder_action
+
+    provision = dead_holder_action({"run_id": "provision-20261208T011257-85305"})
+    assert provision == (
+        "if that provision is dead, resume it: ansible-playbook playbooks/provision.yml -e provision_run_id=provision-20261208T011257-85305; nothing was changed"
+    )
+    assert dead_holder_action({"run_id": "20261208T011257-1"}).startswith("if that run is dead (its controller killed), run playbooks/rollback.yml")
+    assert dead_holder_action({}).startswith("if that run is dead")
