@@ -56,12 +56,12 @@ def file_name(*parts):
     return name or "unnamed"
 
 
-def bundle_files(hosts, controller_files, host_key="host"):
+def bundle_files(hosts, controller_files, host_field="host"):
     """{relative path: redacted text} of a bundle: <host>/<file> and <host>/missing.json per host (an unreachable host's
     reason goes there), then the controller's files."""
     out = {}
     for entry in hosts:
-        host = file_name(entry.get(host_key) or "unknown-host")
+        host = file_name(entry.get(host_field) or "unknown-host")
         for name, text in (entry.get("files") or {}).items():
             out[f"{host}/{file_name(name)}"] = redact(str(text))
         missing = list(entry.get("missing") or [])

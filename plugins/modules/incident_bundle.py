@@ -30,11 +30,11 @@ options:
     required: true
   hosts:
     description: Per affected host, M(liveavatar.rollout.incident_evidence)'s result (C(files), C(missing)) with the host's
-      name under O(host_key); an unreachable or failed result's C(msg) goes into the host's C(missing.json).
+      name under O(host_field); an unreachable or failed result's C(msg) goes into the host's C(missing.json).
     type: list
     elements: dict
     default: []
-  host_key:
+  host_field:
     description: The key of each O(hosts) entry that names its host (a loop variable, when the results come from a loop).
     type: str
     default: host
@@ -88,14 +88,14 @@ def main():
         argument_spec={
             "dest": {"type": "path", "required": True},
             "hosts": {"type": "list", "elements": "dict", "default": []},
-            "host_key": {"type": "str", "default": "host"},
+            "host_field": {"type": "str", "default": "host"},
             "files": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
     p = module.params
     controller = {name: v if isinstance(v, str) else json.dumps(v, indent=2, sort_keys=True) + "\n" for name, v in p["files"].items()}
-    planned = bundle_files(p["hosts"], controller, p["host_key"])
+    planned = bundle_files(p["hosts"], controller, p["host_field"])
     written = [name for name, text in planned.items() if not _same(os.path.join(p["dest"], name), text)]
     if not module.check_mode:
         for name in written:

@@ -344,19 +344,28 @@ def test_check_mode_prints_the_plan_and_changes_nothing(fleet_on_v10):
     assert lab_exec("registry", "test", "-e", "/var/lib/liveavatar-rollout/rollout.lock", check=False).returncode != 0
 
 
-def test_a_rollback_during_a_rollout_fences_it_and_the_rollout_stops_without_touching_the_fleet(fleet_on_v10):
-    """Issue 13 item 3: an operator's rollback while a rollout bakes at 5 %; the rollout stops at its next step's check."""
-    extravars = json.dumps({"version": "v1.1", "stages": "3", "steps": "5,50,100", "bake_time": 30, "rollout_require_validated": False})
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY), "playbooks/rollout.yml", "-e", extravars]
+def start_rollout_until_its_5_percent_step(extravars, seconds=400):
+    """rollout.yml in a process group of its own, read until its 5 % step watches requests; returns the process."""
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY), "playbooks/rollout.yml", "-e", json.dumps(extravars)]
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1")
     rollout = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline, seen = time.monotonic() + seconds, []
+    for line in rollout.stdout:
+        seen.append(line)
+        if "Watch every request of the step (5%)" in line or time.monotonic() > deadline:
+            break
+    if not any("(5%)" in line for line in seen):
+        os.killpg(rollout.pid, signal.SIGKILL)
+        raise AssertionError("the rollout never reached its 5 % step: " + "".join(seen[-40:]))
+    return rollout
+
+
+def test_a_rollback_during_a_rollout_fences_it_and_the_rollout_stops_without_touching_the_fleet(fleet_on_v10):
+    """Issue 13 item 3: an operator's rollback while a rollout bakes at 5 %; the rollout stops at its next step's check."""
+    rollout = start_rollout_until_its_5_percent_step(
+        {"version": "v1.1", "stages": "3", "steps": "5,50,100", "bake_time": 30, "rollout_require_validated": False}
+    )
     try:
-        deadline, seen = time.monotonic() + 400, []
-        for line in rollout.stdout:
-            seen.append(line)
-            if "Watch every request of the step (5%)" in line or time.monotonic() > deadline:
-                break
-        assert any("(5%)" in line for line in seen), "".join(seen[-40:])
         rollback = run_playbook("rollback.yml")
         rest = rollout.communicate(timeout=600)[0]
     finally:
@@ -377,19 +386,10 @@ def test_a_controller_killed_mid_step_leaves_servers_in_rotation_and_the_next_ru
     """Issue 17 controller_kill: SIGKILL of ansible-playbook (its whole process group) while the 5 % step bakes, under
     load. No server leaves rotation; the next rollout.yml refuses in one line that names rollback.yml (a killed run is
     never resumed: its weights and half-done work are not known to be as it left them); rollback.yml brings one version."""
-    extravars = json.dumps({"version": "v1.1", "stages": "3", "steps": "5,100", "bake_time": 30, "rollout_require_validated": False})
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY), "playbooks/rollout.yml", "-e", extravars]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1")
     watch, load = WeightWatch(seconds=300), BoundedLoad(max_seconds=300)
     load.start()
-    rollout = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    rollout = start_rollout_until_its_5_percent_step({"version": "v1.1", "stages": "3", "steps": "5,100", "bake_time": 30, "rollout_require_validated": False})
     try:
-        deadline, seen = time.monotonic() + 300, []
-        for line in rollout.stdout:
-            seen.append(line)
-            if "Watch every request of the step (5%)" in line or time.monotonic() > deadline:
-                break
-        assert any("(5%)" in line for line in seen), "".join(seen[-40:])
         time.sleep(3)  # inside the step: the 5 % weights are set and the judge is reading requests
     finally:
         os.killpg(rollout.pid, signal.SIGKILL)

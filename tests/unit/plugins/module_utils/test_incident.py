@@ -110,7 +110,8 @@ def test_the_module_reads_the_host_and_redacts_the_containers_own_secrets(monkey
     assert files["kernel-gpu.log"] == "NVRM: Xid (PCI:0000:01:00): 48, pid=7, DBE\n"
     assert "zz-top-77" not in json.dumps(files) and "store login with <redacted>" in files["container-liveavatar-canary.log"]
     assert result["missing"] == [
-        "container liveavatar-stage: docker logs --timestamps --tail 2000 liveavatar-stage exited 1: Error response from daemon: No such container: liveavatar-stage",
+        "container liveavatar-stage: docker logs --timestamps --tail 2000 liveavatar-stage exited 1: "
+        "Error response from daemon: No such container: liveavatar-stage",
         f"{tmp_path}/none-*: no such file",
     ]
 

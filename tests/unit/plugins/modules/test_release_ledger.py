@@ -301,7 +301,8 @@ def test_a_dead_provision_is_resumed_and_a_dead_rollout_rolled_back():
 
     provision = dead_holder_action({"run_id": "provision-20261208T011257-85305"})
     assert provision == (
-        "if that provision is dead, resume it: ansible-playbook playbooks/provision.yml -e provision_run_id=provision-20261208T011257-85305; nothing was changed"
+        "if that provision is dead, resume it: ansible-playbook playbooks/provision.yml "
+        "-e provision_run_id=provision-20261208T011257-85305; nothing was changed"
     )
     assert dead_holder_action({"run_id": "20261208T011257-1"}).startswith("if that run is dead (its controller killed), run playbooks/rollback.yml")
     assert dead_holder_action({}).startswith("if that run is dead")
