@@ -262,8 +262,9 @@ def plan_rollback(ledger, to_version=None, candidate_running=False, candidate_ve
     return {"target": target, "bad_versions": bad, "open_runs": [r["run_id"] for r in open_releases], "unrecognised_labels": unrecognised}
 
 
-def rollback(ledger, version, digest, bad_versions, now, reason=""):
-    """Record a rollback: open releases closed as rolled_back, stable set to the target; repeating it changes nothing."""
+def rollback(ledger, version, digest, bad_versions, now, reason="", unsent_alerts=None):
+    """Record a rollback: open releases closed as rolled_back, stable set to the target; repeating it changes nothing.
+    unsent_alerts: the alerts this rollback could not post, kept for the next rollback to post again ([] clears them)."""
     _check(version, digest)
     new = copy.deepcopy(validate(ledger))
     for release in new["releases"]:
@@ -275,6 +276,8 @@ def rollback(ledger, version, digest, bad_versions, now, reason=""):
         new["previous_stable"] = None
         new["stable"] = {"version": version, "digest": digest}
     last = {"to": version, "digest": digest, "from": sorted(set(bad_versions))}
+    if unsent_alerts:
+        last["unsent_alerts"] = list(unsent_alerts)
     previous = {k: v for k, v in (new.get("last_rollback") or {}).items() if k != "at"}
     if previous != last or new != ledger:
         new["last_rollback"] = dict(last, at=now)

@@ -232,7 +232,8 @@ def _transition(module, current):
         if action == "close":
             return lg.close(current, p["run_id"], p["status"], _now(), p["reason"])
         if action == "rollback":
-            return lg.rollback(current, p["version"], p["digest"], (p["data"] or {}).get("bad_versions") or [], _now(), p["reason"])
+            data = p["data"] or {}
+            return lg.rollback(current, p["version"], p["digest"], data.get("bad_versions") or [], _now(), p["reason"], data.get("unsent_alerts"))
         if action == "revoke":
             return lg.revoke(current, p["run_id"], _now())
         if action == "set_stable":

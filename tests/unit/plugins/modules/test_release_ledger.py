@@ -118,6 +118,14 @@ def test_a_repeated_rollback_converges_and_never_rolls_forward():
     assert lg.rollback(led, "v1.0", D1, ["v1.1"], "t4") == led, "the same rollback again changes nothing"
 
 
+def test_alerts_a_rollback_could_not_post_are_kept_for_the_next_one_and_cleared_once_posted():
+    alert = {"labels": {"alertname": "LiveAvatarJobsQuarantined", "severity": "warning"}, "annotations": {}}
+    led = lg.rollback(promoted_ledger(), "v1.0", D1, ["v1.1"], "t3", unsent_alerts=[alert])
+    assert led["last_rollback"]["unsent_alerts"] == [alert]
+    again = lg.rollback(led, "v1.0", D1, ["v1.1"], "t4", unsent_alerts=[])
+    assert "unsent_alerts" not in again["last_rollback"] and again["last_rollback"]["at"] == "t4"
+
+
 def test_rollback_closes_open_releases_as_rolled_back():
     led = lg.start(promoted_ledger(), "r2", "v1.2", D3, "t3")
     after = lg.rollback(led, "v1.1", D2, ["v1.2"], "t4")
