@@ -1,6 +1,6 @@
 # Copyright: liveavatar.rollout contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The two file operations that manifests and the ledger share: an atomic JSON write and a file's sha256."""
+"""The file operations that manifests, the ledger and incident bundles share: atomic writes and a file's sha256."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ import os
 import tempfile
 
 
-def write_json_atomically(path, data):
-    """Temp file in the same directory, fsync, rename, fsync the directory: a crash leaves the old or the new file."""
+def write_text_atomically(path, text, mode=None, dir_mode=0o755):
+    """Temp file in the same directory, fsync, rename, fsync the directory: a crash leaves the old or the new file.
+    mode: the file's permission bits (None keeps the temp file's 0600)."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o755, exist_ok=True)
+    os.makedirs(directory, mode=dir_mode, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -29,6 +32,11 @@ def write_json_atomically(path, data):
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_json_atomically(path, data):
+    """write_text_atomically of data as indented JSON with sorted keys."""
+    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def sha256_file(path):

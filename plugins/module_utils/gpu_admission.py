@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+# This boot's kernel log, in the order tried: the journal where it keeps kernel messages, else the ring buffer.
+KERNEL_LOG_COMMANDS = (["journalctl", "-k", "-b", "--no-pager", "-q"], ["dmesg"])
+
 _MIB_RE = re.compile(r"^\s*(\d+)\s*MiB\s*$")
 # NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python3, GPU has fallen off the bus.
 _XID_RE = re.compile(r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F:.]+)\): (?P<code>\d+)(?:, (?P<text>.*))?")

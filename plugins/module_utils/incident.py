@@ -23,6 +23,7 @@ _RULES = (
     # PEM private keys, whole
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), REDACTED),
 )
+_SECRET_KEY_NAME = re.compile(_SENSITIVE_KEY, re.I)
 _FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -33,6 +34,11 @@ def redact(text, known_secrets=()):
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text
+
+
+def names_a_secret(key):
+    """Whether an environment key names a secret (the same words redact() looks for)."""
+    return bool(_SECRET_KEY_NAME.fullmatch(str(key)))
 
 
 def kernel_gpu_lines(kernel_log):

@@ -94,7 +94,7 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.liveavatar.rollout.plugins.module_utils.gpu_admission import AdmissionError, admit, parse_query_xml, parse_xid
+from ansible_collections.liveavatar.rollout.plugins.module_utils.gpu_admission import KERNEL_LOG_COMMANDS, AdmissionError, admit, parse_query_xml, parse_xid
 
 
 def _read_smi(module):
@@ -109,7 +109,7 @@ def _read_smi(module):
 
 
 def _read_kernel_log(module):
-    for argv in (["journalctl", "-k", "-b", "--no-pager", "-q"], ["dmesg"]):
+    for argv in KERNEL_LOG_COMMANDS:
         binary = module.get_bin_path(argv[0])
         if binary:
             rc, stdout, _stderr = module.run_command([binary] + argv[1:])

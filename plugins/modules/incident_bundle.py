@@ -72,6 +72,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.liveavatar.rollout.plugins.module_utils.files import write_text_atomically
 from ansible_collections.liveavatar.rollout.plugins.module_utils.incident import bundle_files
 
 
@@ -99,12 +100,7 @@ def main():
     written = [name for name, text in planned.items() if not _same(os.path.join(p["dest"], name), text)]
     if not module.check_mode:
         for name in written:
-            path = os.path.join(p["dest"], name)
-            os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
-            tmp = path + ".partial"
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), "w", encoding="utf-8") as handle:
-                handle.write(planned[name])
-            os.replace(tmp, path)
+            write_text_atomically(os.path.join(p["dest"], name), planned[name], mode=0o640, dir_mode=0o750)
     module.exit_json(changed=bool(written), written=written)
 
 

@@ -77,7 +77,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.liveavatar.rollout.plugins.module_utils.incident import file_name, kernel_gpu_lines, redact, tail
+from ansible_collections.liveavatar.rollout.plugins.module_utils.gpu_admission import KERNEL_LOG_COMMANDS
+from ansible_collections.liveavatar.rollout.plugins.module_utils.incident import file_name, kernel_gpu_lines, names_a_secret, redact, tail
 
 _C_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}
 
@@ -100,7 +101,7 @@ def _kernel_log(module, path):
         except OSError as exc:
             return None, f"kernel log {path}: {exc.strerror}"
     reasons = []
-    for argv in (["journalctl", "-k", "-b", "--no-pager", "-q"], ["dmesg"]):
+    for argv in KERNEL_LOG_COMMANDS:
         text, why = _run(module, argv)
         if text is not None:
             return text, None
@@ -118,7 +119,7 @@ def _container_secrets(module, name):
     except (ValueError, IndexError):
         return []
     pairs = [item.split("=", 1) for item in env or [] if "=" in item]
-    return [value for key, value in pairs if redact(f"{key}=x") != f"{key}=x"]
+    return [value for key, value in pairs if names_a_secret(key)]
 
 
 def main():
